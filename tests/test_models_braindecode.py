@@ -201,3 +201,18 @@ def test_onnx_export_equals_eager(cls, tmp_path):
     (onnx_out,) = session.run(None, {"x": x.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(onnx_out, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_summary_table_matches_models():
+    import pandas as pd
+    from importlib.resources import files
+
+    table = pd.read_csv(files("mne_neurosketch.models") / "summary.csv", index_col="Model")
+    badges = {"Convolution": ":bdg-success:`Convolution`"}
+    for cls in MODELS:
+        row = table.loc[cls.__name__]
+        assert set(row["Modality"].split(", ")) <= {"EEG", "MEG", "iEEG", "ECoG", "sEMG"}
+        for category in row["Categorization"].split(", "):
+            assert badges[category] in cls.__doc__
+        model = eval(row["get_#Parameters"], {cls.__name__: cls})  # noqa: S307
+        assert sum(p.numel() for p in model.parameters()) == row["#Parameters"]
