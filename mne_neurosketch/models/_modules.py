@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 #: BatchNorm epsilon of the reference implementation.
 BN_EPS = 1e-5
@@ -23,13 +22,19 @@ def fold_time(x: torch.Tensor, seg_dim: int) -> torch.Tensor:
     batch, n_chans, n_times = x.shape
     if seg_dim == 1:
         return x.unsqueeze(1)
-    pad = (-n_times) % seg_dim
-    if pad:
-        x = F.pad(x, (0, pad))
-    n_seg = (n_times + pad) // seg_dim
-    # (B, C, n_seg, seg) -> (B, C, seg, n_seg): one copy, done by reshape.
-    x = x.reshape(batch, n_chans, n_seg, seg_dim).transpose(2, 3)
-    return x.reshape(batch, 1, n_chans * seg_dim, n_seg)
+    n_full, rest = divmod(n_times, seg_dim)
+    if not rest:
+        # (B, C, n_seg, seg) -> (B, C, seg, n_seg): one copy, done by reshape.
+        x = x.reshape(batch, n_chans, n_full, seg_dim).transpose(2, 3)
+        return x.reshape(batch, 1, n_chans * seg_dim, n_full)
+    # With padding, write the transposed full segments and the zero-padded
+    # last one straight into the output: one copy instead of pad + transpose.
+    out = x.new_empty((batch, n_chans, seg_dim, n_full + 1))
+    head = x[..., : n_full * seg_dim].reshape(batch, n_chans, n_full, seg_dim)
+    out[..., :n_full] = head.transpose(2, 3)
+    out[..., :rest, n_full] = x[..., n_full * seg_dim:]
+    out[..., rest:, n_full] = 0.0
+    return out.view(batch, 1, n_chans * seg_dim, n_full + 1)
 
 
 class ConvNormAct(nn.Sequential):

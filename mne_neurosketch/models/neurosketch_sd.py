@@ -143,9 +143,9 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
 
     References
     ----------
-    .. [Zhang2025SD] Zhang, Y. et al. (2025). NeuroSketch: An effective
-       framework for neural decoding via systematic architectural
-       optimization. arXiv:2512.09524.
+    .. [Zhang2025SD] Zhang, G., Yuan, Z., Yang, J., Chen, J., Meng, L. & Yang, Y.
+       (2025). NeuroSketch: An effective framework for neural decoding via
+       systematic architectural optimization. arXiv:2512.09524.
     """
 
     _HUB_NOTES_TEMPLATE = ""

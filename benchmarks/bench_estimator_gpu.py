@@ -1,0 +1,144 @@
+"""Training throughput of NeuroSketchClassifier: bf16, channels-last, compile.
+
+Trains NeuroSketch-Base (or ``--module``) on synthetic trials of 62 channels x
+400 samples, 40 classes, through the full estimator (the paper's recipe:
+augmentations on the device, AdamW, warm-up + cosine, one-hot BCE; no
+validation split, so every epoch is training only). Each configuration is a
+fresh fit of ``--epochs`` epochs; the first epoch (cuDNN autotuning,
+``torch.compile``) is discarded and throughput is ``n_train / median(epoch
+duration)`` over the remaining epochs (skorch's per-epoch ``dur``). Inference
+throughput (``predict_proba``, same batch size) and the peak GPU memory of the
+fit are reported too.
+
+Usage::
+
+    python benchmarks/bench_estimator_gpu.py results/estimator_gpu.json
+    python benchmarks/bench_estimator_gpu.py out.json --batch-sizes 64 256 \\
+        --configs fp32 bf16 bf16+cl bf16+cl+compile --n-train 4096 --epochs 4
+    # smoke test without a GPU (tiny, meaningless numbers)
+    python benchmarks/bench_estimator_gpu.py out.json --device cpu --n-train 128 \\
+        --epochs 2 --batch-sizes 64 --configs fp32
+"""
+
+# License: BSD (3-clause)
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: name -> (amp, channels_last, compile)
+CONFIGS = {
+    "fp32": (False, False, False),
+    "fp32+cl": (False, True, False),
+    "bf16": ("bf16", False, False),
+    "bf16+cl": ("bf16", True, False),
+    "bf16+cl+compile": ("bf16", True, True),
+    "fp32+compile": (False, False, True),
+}
+
+
+def _data(n, n_chans, n_times, n_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_chans, n_times), dtype=np.float32)
+    return X, np.arange(n) % n_classes
+
+
+def run_one(config, batch_size, args, X, y):
+    from mne_neurosketch.estimator import NeuroSketchClassifier
+
+    amp, channels_last, compile_ = CONFIGS[config]
+    clf = NeuroSketchClassifier(
+        args.module, max_epochs=args.epochs, batch_size=batch_size, valid_size=None,
+        device=args.device, amp=amp, channels_last=channels_last, compile=compile_,
+        random_state=0, verbose=False,
+    )
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    fit_s = time.perf_counter() - t0
+    durations = list(clf.history_[:, "dur"])
+    steady = durations[1:] or durations
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+    clf.predict_proba(X[:batch_size])  # warm-up
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    clf.predict_proba(X)
+    if cuda:
+        torch.cuda.synchronize()
+    predict_s = time.perf_counter() - t0
+    return {
+        "config": config,
+        "amp": amp,
+        "channels_last": channels_last,
+        "compile": compile_,
+        "batch_size": batch_size,
+        "n_train": len(y),
+        "epoch_durations_s": durations,
+        "train_samples_per_s": len(y) / statistics.median(steady),
+        "first_epoch_s": durations[0],
+        "fit_s": fit_s,
+        "predict_samples_per_s": len(y) / predict_s,
+        "peak_gpu_memory_mib": peak,
+        "n_parameters": sum(p.numel() for p in clf.module_.parameters()),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="JSON file to write")
+    parser.add_argument("--module", default="NeuroSketch")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available()
+                        else "cpu")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS),
+                        default=["fp32", "fp32+cl", "bf16", "bf16+cl",
+                                 "bf16+cl+compile"])
+    parser.add_argument("--n-train", type=int, default=4096)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--n-chans", type=int, default=62)
+    parser.add_argument("--n-times", type=int, default=400)
+    parser.add_argument("--n-classes", type=int, default=40)
+    args = parser.parse_args(argv)
+
+    X, y = _data(args.n_train, args.n_chans, args.n_times, args.n_classes)
+    results = []
+    for batch_size in args.batch_sizes:
+        for config in args.configs:
+            try:
+                row = run_one(config, batch_size, args, X, y)
+            except Exception as err:  # keep the other rows (e.g. compile failing)
+                row = {"config": config, "batch_size": batch_size,
+                       "error": f"{type(err).__name__}: {err}"}
+            results.append(row)
+            print(json.dumps({k: v for k, v in row.items()
+                              if k != "epoch_durations_s"}), flush=True)
+    meta = {
+        "module": args.module,
+        "shape": [args.n_chans, args.n_times],
+        "n_classes": args.n_classes,
+        "device": args.device,
+        "device_name": (torch.cuda.get_device_name(args.device)
+                        if args.device.startswith("cuda") else platform.processor()),
+        "torch": torch.__version__,
+        "bf16_supported": (torch.cuda.is_bf16_supported()
+                           if torch.cuda.is_available() else None),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    print(f"Wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

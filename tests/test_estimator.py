@@ -1,0 +1,438 @@
+"""NeuroSketchClassifier: sklearn compliance, inputs, recipe, determinism, I/O."""
+
+import pickle
+
+import mne
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mne_neurosketch.augmentation import WarmupCosineSchedule
+from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch.models import NeuroSketch
+
+#: A NeuroSketch small enough for CPU tests (the recipe is unchanged).
+TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), stem_channels=(8, 8, 8), head_dim=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny networks run faster on one thread, and the test machines are shared.
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def tiny_clf(**kwargs):
+    params = dict(module_kwargs=TINY, max_epochs=2, batch_size=8, valid_size=None,
+                  random_state=0, verbose=False)
+    params.update(kwargs)
+    return NeuroSketchClassifier(**params)
+
+
+def make_task(n, n_chans=4, n_times=96, amp=0.8, seed=0):
+    """Three classes that differ by the frequency of a sine buried in noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 3)
+    t = np.arange(n_times) / n_times
+    X = rng.standard_normal((n, n_chans, n_times))
+    phase = rng.uniform(0, 2 * np.pi, n)
+    freq = np.array([3.0, 6.0, 9.0])[y]
+    X[:, :2] += amp * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])[:, None]
+    return X.astype(np.float32), y
+
+
+def noise_data(n=24, n_chans=3, n_times=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, n_chans, n_times)).astype(np.float32), np.arange(n) % 2
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn compliance
+# ---------------------------------------------------------------------------
+@parametrize_with_checks(
+    [tiny_clf(max_epochs=4, lr=5e-3)]  # enough to pass check_classifiers_train
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_cross_val_score_above_chance():
+    X, y = make_task(150, n_times=64)
+    clf = tiny_clf(max_epochs=10, batch_size=16, lr=1e-2)
+    scores = cross_val_score(clf, X, y, cv=StratifiedKFold(2, shuffle=True,
+                                                           random_state=0))
+    assert scores.shape == (2,)
+    assert scores.min() > 0.45  # chance is 1/3
+
+
+def test_moabb_within_session(tmp_path):
+    from moabb.datasets.fake import FakeDataset
+    from moabb.evaluations import WithinSessionEvaluation
+    from moabb.paradigms import MotorImagery
+
+    dataset = FakeDataset(event_list=("left_hand", "right_hand"), n_sessions=1,
+                          n_runs=1, n_subjects=2, n_events=24, duration=60, seed=0)
+    paradigm = MotorImagery(n_classes=2, events=["left_hand", "right_hand"],
+                            tmin=0, tmax=1)
+    evaluation = WithinSessionEvaluation(
+        paradigm=paradigm, datasets=[dataset], overwrite=True,
+        hdf5_path=str(tmp_path), n_splits=2, random_state=0,
+    )
+    results = evaluation.process({"NeuroSketch": tiny_clf(max_epochs=1)})
+    assert len(results) == 2  # one row per subject (one session each)
+    assert set(results["pipeline"]) == {"NeuroSketch"}
+    assert results["score"].between(0, 1).all()
+
+
+# ---------------------------------------------------------------------------
+# Learning and the recipe inside training
+# ---------------------------------------------------------------------------
+def test_learns_synthetic_task_above_chance():
+    X, y = make_task(300, amp=0.8)
+    clf = tiny_clf(max_epochs=15, batch_size=16, lr=5e-3, valid_size=0.2, patience=8)
+    clf.fit(X[:200], y[:200])
+    assert clf.score(X[200:], y[200:]) > 0.8  # chance is 1/3
+    proba = clf.predict_proba(X[200:])
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+
+
+def test_volt_scale_trials_are_scaled_to_microvolts(tmp_path):
+    # MOABB paradigms return volts; BatchNorm cannot learn from ~1e-5 signals.
+    X, y = make_task(300, amp=0.8)
+    volts = X * 1e-5
+    clf = tiny_clf(max_epochs=15, batch_size=16, lr=5e-3, valid_size=0.2, patience=8)
+    clf.fit(volts[:200], y[:200])
+    assert clf.scaling_ == 1e6
+    assert clf.score(volts[200:], y[200:]) > 0.8
+    np.testing.assert_array_equal(volts, X * 1e-5)  # the caller's array is untouched
+    clf.save(tmp_path / "clf.pt")
+    loaded = NeuroSketchClassifier.load(tmp_path / "clf.pt")
+    assert loaded.scaling_ == 1e6
+    np.testing.assert_allclose(loaded.predict_proba(volts[200:]),
+                               clf.predict_proba(volts[200:]), rtol=1e-5, atol=1e-6)
+    assert tiny_clf(max_epochs=1).fit(X[:40], y[:40]).scaling_ == 1.0
+    assert tiny_clf(max_epochs=1, scaling=None).fit(volts[:40], y[:40]).scaling_ == 1.0
+    fixed = tiny_clf(max_epochs=1, scaling=1e3).fit(volts[:40], y[:40])
+    assert fixed.scaling_ == 1e3
+    with pytest.raises(ValueError, match="'scaling' parameter"):
+        tiny_clf(scaling=-1.0).fit(X[:40], y[:40])
+
+
+def test_recipe_defaults_and_lr_schedule_in_training():
+    clf = NeuroSketchClassifier()
+    assert (clf.lr, clf.weight_decay, clf.batch_size, clf.warmup_ratio) == (
+        1e-3, 0.05, 64, 0.1)
+    assert (clf.mixup_p, clf.mixup_alpha, clf.shift_p, clf.shift_max) == (
+        0.5, 0.5, 0.5, 0.2)
+    assert (clf.noise_p, clf.noise_snr, clf.channel_mask_p, clf.channel_mask_ratio) == (
+        0.1, (15.0, 30.0), 0.5, 0.2)
+    assert (clf.time_mask_p, clf.time_mask_n, clf.time_mask_len) == (0.5, 4, 50)
+
+    X, y = noise_data(n=40)
+    clf = tiny_clf(max_epochs=5, lr=1e-2).fit(X, y)
+    opt = clf.net_.optimizer_
+    assert isinstance(opt, torch.optim.AdamW)
+    # weight decay on weights only, not on biases and norm parameters
+    decays = {g["weight_decay"] for g in opt.param_groups}
+    assert decays == {0.05, 0.0}
+    for group in opt.param_groups:
+        assert all((p.ndim > 1) == (group["weight_decay"] > 0) for p in group["params"])
+    # per-batch learning rates: linear warm-up over 10 % then cosine decay
+    lrs = [b["event_lr"] for epoch in clf.history_[:, "batches"] for b in epoch]
+    sched = WarmupCosineSchedule(len(lrs), 0.1)
+    np.testing.assert_allclose(lrs, [1e-2 * sched(s) for s in range(len(lrs))],
+                               atol=1e-12)
+    assert lrs[0] == 0 and max(lrs) == pytest.approx(1e-2) and lrs[-1] < 1e-3
+
+
+def test_augmentations_are_applied_in_training_only():
+    X, y = noise_data(n=16)
+    clf = tiny_clf(max_epochs=1, batch_size=16, shift_p=1.0, channel_mask_p=1.0,
+                   noise_p=0, time_mask_p=0, mixup_p=1.0)
+    seen = []
+    clf.fit(X, y)
+    recipe = clf.net_.augmentation
+    assert [type(t).__name__ for t in recipe] == ["RandomShift", "ChannelMasking",
+                                                  "Mixup"]
+    module = clf.module_
+    hook = module.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    try:
+        clf.predict_proba(X)  # no augmentation at prediction time
+        assert torch.equal(seen[-1], torch.as_tensor(X))
+        clf.net_.train_step_single((torch.as_tensor(X), torch.as_tensor(y)))
+        assert not torch.equal(seen[-1], torch.as_tensor(X))
+    finally:
+        hook.remove()
+    off = tiny_clf(mixup_p=0, shift_p=0, noise_p=0, channel_mask_p=0, time_mask_p=0)
+    assert off.fit(X, y).net_.augmentation == []
+
+
+def test_early_stopping_restores_best_epoch():
+    X, y = noise_data(n=48, seed=1)
+    Xv, yv = noise_data(n=24, seed=2)
+    clf = tiny_clf(max_epochs=30, patience=2, lr=1e-2)
+    clf.fit(X, y, X_valid=Xv, y_valid=yv)
+    history = clf.history_
+    assert len(history) < 30  # stopped early on pure noise
+    best = max(history[:, "valid_acc"])
+    assert clf.score(Xv, yv) == pytest.approx(best)
+    # valid_size holds out a stratified split
+    clf = tiny_clf(max_epochs=1, valid_size=0.25).fit(X, y)
+    batches = clf.history_[-1, "batches"]
+    assert sum(b.get("train_batch_size", 0) for b in batches) == 36
+    assert sum(b.get("valid_batch_size", 0) for b in batches) == 12
+
+
+# ---------------------------------------------------------------------------
+# Determinism and refitting
+# ---------------------------------------------------------------------------
+def test_same_seed_same_predictions_different_seed_differs():
+    X, y = noise_data(n=32)
+    params = dict(max_epochs=2, valid_size=0.25)
+    p1 = tiny_clf(random_state=7, **params).fit(X, y).predict_proba(X)
+    p2 = tiny_clf(random_state=7, **params).fit(X, y).predict_proba(X)
+    p3 = tiny_clf(random_state=8, **params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert not np.allclose(p1, p3)
+
+
+def test_fit_leaves_global_torch_rng_alone():
+    X, y = noise_data()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    tiny_clf(max_epochs=1).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_refit_on_other_shape_rebuilds_network():
+    clf = tiny_clf(max_epochs=1)
+    X1, y1 = noise_data(n_chans=3, n_times=40)
+    X2, _ = noise_data(n_chans=5, n_times=64)
+    y2 = np.array(["a", "b", "c"] * 8)
+    clf.fit(X1, y1)
+    net1 = clf.net_
+    assert (clf.n_chans_, clf.n_times_, clf.module_.n_chans) == (3, 40, 3)
+    clf.fit(X2, y2)
+    assert clf.net_ is not net1
+    assert (clf.n_chans_, clf.n_times_, clf.module_.n_chans, clf.module_.n_outputs) == (
+        5, 64, 5, 3)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert set(clf.predict(X2)) <= {"a", "b", "c"}
+    with pytest.raises(ValueError, match="X has 3 channels, but this"):
+        clf.predict(X1)
+    # clone of a fitted estimator refits on any shape
+    clone(clf).fit(X1, y1)
+
+
+def test_two_d_input_is_one_channel():
+    X, y = noise_data(n_chans=1)
+    clf = tiny_clf(max_epochs=1).fit(X[:, 0], y)
+    assert (clf.n_chans_, clf.n_times_, clf.n_features_in_) == (1, 40, 40)
+    # the network sees the 2-D trials as (n_trials, 1, n_times)
+    np.testing.assert_array_equal(clf.predict_proba(X[:, 0]), clf.net_.predict_proba(X))
+
+
+# ---------------------------------------------------------------------------
+# Inputs: Epochs (mixed types), braindecode datasets, string labels
+# ---------------------------------------------------------------------------
+def _mixed_epochs(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    info = mne.create_info(["E1", "G1", "S1", "G2", "STI"], 100.0,
+                           ["eeg", "ecog", "seeg", "ecog", "stim"])
+    data = rng.standard_normal((n, 5, 50)) * 1e-5  # volts
+    events = np.c_[np.arange(n) * 100, np.zeros(n, int), 1 + np.arange(n) % 2]
+    return mne.EpochsArray(data, info, events, event_id={"rest": 1, "task": 2},
+                           verbose=False)
+
+
+def test_epochs_with_mixed_ecog_seeg_eeg_types():
+    epochs = _mixed_epochs()
+    clf = tiny_clf(max_epochs=1).fit(epochs)  # labels from the event names
+    assert list(clf.classes_) == ["rest", "task"]
+    assert clf.n_chans_ == 4  # data channels only, stim dropped
+    assert clf.sfreq_ == 100.0 and clf.module_.sfreq == 100.0
+    as_uv = epochs.get_data(picks="data") * 1e6
+    np.testing.assert_allclose(clf.predict_proba(epochs), clf.predict_proba(as_uv),
+                               rtol=1e-5)
+    y = np.array(["x", "y"] * 12)
+    assert list(tiny_clf(max_epochs=1).fit(epochs, y).classes_) == ["x", "y"]
+    # user units: mV for ECoG scales those channels by 1e3
+    clf = tiny_clf(max_epochs=1, units={"ecog": "mV"}).fit(epochs)
+    scaled = as_uv.copy()
+    scaled[:, [1, 3]] /= 1e3
+    np.testing.assert_allclose(clf.predict_proba(epochs), clf.predict_proba(scaled),
+                               rtol=1e-5)
+
+
+def test_braindecode_windows_dataset():
+    from braindecode.datasets import create_from_X_y
+
+    X, y = noise_data(n=24, n_chans=3, n_times=40)
+    windows = create_from_X_y(X, y, drop_last_window=False, sfreq=50.0,
+                              window_size_samples=40, window_stride_samples=40)
+    clf = tiny_clf(max_epochs=1).fit(windows)
+    assert clf.sfreq_ == 50.0 and clf.n_chans_ == 3 and list(clf.classes_) == [0, 1]
+    np.testing.assert_allclose(clf.predict_proba(windows), clf.predict_proba(X),
+                               rtol=1e-5)
+    assert clf.score(windows) == clf.score(X, y)
+    with pytest.raises(ValueError, match="windows"):
+        tiny_clf().fit(windows, y[:5])
+
+
+# ---------------------------------------------------------------------------
+# Other models with the same recipe
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "module", ["EEGNet", "ShallowFBCSPNet", "Deep4Net", "EEGConformer", "ATCNet"]
+)
+def test_braindecode_baselines_build_and_train(module):
+    X, y = noise_data(n=32, n_chans=4, n_times=256)
+    clf = NeuroSketchClassifier(module, max_epochs=1, batch_size=16, valid_size=0.25,
+                                random_state=0, verbose=False).fit(X, y)
+    assert type(clf.module_).__name__ == module
+    assert clf.predict_proba(X).shape == (32, 2)
+    assert clf.net_.criterion_.__class__.__name__ == "OneHotBCEWithLogitsLoss"
+
+
+def test_module_names_and_classes():
+    X, y = noise_data()
+    large = NeuroSketchClassifier("NeuroSketchLarge", max_epochs=1, batch_size=8,
+                                  valid_size=None, verbose=False)
+    assert large._module_init_kwargs(3, 40, 2, None)[1]["preset"] == "large"
+    clf = tiny_clf(module=NeuroSketch, max_epochs=1).fit(X, y)
+    assert isinstance(clf.module_, NeuroSketch) and clf.module_.depths == (1, 1, 1, 1)
+    with pytest.raises(ValueError, match="Did you mean 'EEGNet'"):
+        tiny_clf(module="EEGNett").fit(X, y)
+    with pytest.raises(ValueError, match="module_kwargs must not contain"):
+        tiny_clf(module_kwargs={"n_chans": 3}).fit(X, y)
+    with pytest.raises(ValueError, match="implies preset='large'"):
+        tiny_clf(module="NeuroSketchLarge", module_kwargs={"preset": "base"}).fit(X, y)
+    with pytest.raises(TypeError, match="Pass the class, not an instance"):
+        tiny_clf(module=NeuroSketch(3, 2, 40)).fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------
+def test_bad_input_errors():
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1)
+    Xnan = X.copy()
+    Xnan[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.fit(Xnan, y)
+    Xinf = X.copy()
+    Xinf[1, 1, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        clf.fit(Xinf, y)
+    with pytest.raises(ValueError, match="X has 24 and y has 23"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, np.zeros(24))
+    with pytest.raises(ValueError, match=r"batch_size=64 is larger than the 24"):
+        tiny_clf(batch_size=64).fit(X, y)
+    with pytest.raises(ValueError, match="minus 6 held out for validation"):
+        tiny_clf(batch_size=20, valid_size=0.25).fit(X, y)
+    with pytest.raises(ValueError, match="X must be 3-D"):
+        clf.fit(X[..., None], y)
+    with pytest.raises(ValueError, match="stratified validation split"):
+        tiny_clf(valid_size=0.25).fit(X[:5], np.array([0, 0, 0, 0, 1]))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X, np.linspace(0, 1, 24))
+    with pytest.raises(ValueError, match="'monitor' parameter"):
+        tiny_clf(monitor="acc", valid_size=0.25).fit(X, y)
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
+        tiny_clf(max_epochs=0).fit(X, y)
+    clf.fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 channels, but this"):
+        clf.predict(X[:, :2])
+    with pytest.raises(ValueError, match="fitted on 3 channels x 40 samples"):
+        clf.predict(X[:, :, :30])
+    with pytest.raises(ValueError, match="contains NaN"):
+        clf.predict(Xnan)
+
+
+def test_device_and_amp_options():
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1, device="auto").fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert str(clf.net_.device).startswith(expected)
+    if not torch.cuda.is_available():
+        assert clf.net_.amp_dtype is None and clf.net_.channels_last is False
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            tiny_clf(device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="'device' parameter"):
+        tiny_clf(device="tpu0").fit(X, y)
+    with pytest.raises(ValueError, match="'amp' parameter"):
+        tiny_clf(amp="fp8").fit(X, y)
+    # bf16 autocast and channels-last also run on the CPU when asked for
+    clf = tiny_clf(max_epochs=1, device="cpu", amp=True, channels_last=True).fit(X, y)
+    assert clf.net_.amp_dtype == torch.bfloat16
+    conv = next(m for m in clf.module_.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert clf.predict_proba(X).dtype == np.float32
+
+
+def test_verbose_controls_epoch_table():
+    X, y = noise_data()
+    with mne.utils.catch_logging() as log:
+        tiny_clf(max_epochs=2, verbose="INFO", valid_size=0.25).fit(X, y)
+    text = log.getvalue()
+    assert "train_loss" in text and "valid_acc" in text and "\x1b[" not in text
+    assert "Training NeuroSketch on 18 trials" in text
+    with mne.utils.catch_logging() as log:
+        tiny_clf(max_epochs=2, verbose="WARNING").fit(X, y)
+    assert log.getvalue() == ""
+
+
+# ---------------------------------------------------------------------------
+# Persistence
+# ---------------------------------------------------------------------------
+def test_pickle_round_trip():
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1).fit(X, np.array(["l", "r"] * 12))
+    clf2 = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf.predict_proba(X), clf2.predict_proba(X))
+    assert list(clf2.predict(X[:2])) == list(clf.predict(X[:2]))
+
+
+def test_save_load_round_trip(tmp_path):
+    X, y = noise_data()
+    labels = np.array(["l", "r"] * 12)
+    clf = tiny_clf(max_epochs=1,
+                   module_kwargs={**TINY, "activation": torch.nn.ELU}).fit(X, labels)
+    path = tmp_path / "clf.pt"
+    clf.save(path)
+    data = torch.load(path, weights_only=True)  # plain tensors and values only
+    assert data["classes"] == ["l", "r"]
+    loaded = NeuroSketchClassifier.load(path, device="cpu")
+    np.testing.assert_array_equal(clf.predict_proba(X), loaded.predict_proba(X))
+    assert loaded.module_.activation is torch.nn.ELU
+    assert loaded.get_params()["module_kwargs"]["depths"] == (1, 1, 1, 1)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    # a loaded estimator can be refitted
+    loaded.fit(X, y)
+
+
+def test_save_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such file"):
+        NeuroSketchClassifier.load(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="Cannot read"):
+        NeuroSketchClassifier.load(bad)
+    torch.save({"weights": torch.zeros(2)}, bad)
+    with pytest.raises(ValueError, match="not a file written by"):
+        NeuroSketchClassifier.load(bad)
+    X, y = noise_data()
+    from braindecode.augmentation import SignFlip
+
+    clf = tiny_clf(max_epochs=1, transforms=[SignFlip(0.5)]).fit(X, y)
+    with pytest.raises(ValueError, match="'transforms' holds a SignFlip"):
+        clf.save(tmp_path / "x.pt")
