@@ -1,0 +1,492 @@
+"""The ``neurosketch`` command: run benchmarks and report their results."""
+
+# License: BSD (3-clause)
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import time
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+Is NeuroSketch better than EEGNet on my data? Train NeuroSketch, braindecode's
+baselines and Riemannian pipelines on the same trials, folds and training recipe,
+store one row per fit, and report MOABB-style tables, figures and statistics.
+"""
+
+_BENCHMARK_EPILOG = """\
+examples:
+  # the quick demonstration: a simulated SEED-DV corpus written in its real
+  # format and read back through the adapter (no download, a few minutes on CPU)
+  neurosketch benchmark --dataset simulated-seeddv --models NeuroSketch EEGNet TSLR \\
+      --results results.sqlite
+
+  # a MOABB dataset, MOABB's within-session protocol, 11 subjects
+  neurosketch benchmark --dataset Kalunga2016 --subjects 1-11 \\
+      --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \\
+      --max-epochs 100 --batch-size 16 --results kalunga.sqlite --report kalunga/
+
+  # your SEED-DV download, the paper's protocol (all 3 folds), on a GPU
+  neurosketch benchmark --dataset seeddv --path /data/SEED-DV --device cuda \\
+      --models NeuroSketch EEGNet --results seeddv.sqlite
+
+  # the same on a Dask cluster (or --n-workers 4 for a local one)
+  neurosketch benchmark ... --scheduler tcp://scheduler:8786
+
+Stopping and resuming: every finished fit is committed to the results file at
+once; run the same command again and it skips the finished fits.
+
+'neurosketch list models|datasets|protocols' lists the choices.
+"""
+
+_REPORT_EPILOG = """\
+example:
+  neurosketch report results.sqlite --out report/
+
+writes summary.md/.csv (mean ± std per dataset x model), results.csv (MOABB
+format), stats.csv and meta-analysis tables, MOABB's score, paired and
+meta-analysis plots (PNG and SVG) and report.md.
+"""
+
+
+def _subjects(values):
+    """Parse ``1 2 5``, ``1-11`` and ``1,2,3`` into a list of ints (or names)."""
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                try:
+                    out.extend(range(int(lo), int(hi) + 1))
+                except ValueError:
+                    raise argparse.ArgumentTypeError(
+                        f"Invalid subject range {part!r}; use e.g. 1-11."
+                    ) from None
+            else:
+                out.append(int(part) if part.isdigit() else part)
+    return out
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .pipelines import PIPELINES
+    from .protocols import PROTOCOLS
+
+    parser = argparse.ArgumentParser(
+        prog="neurosketch",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from .. import __version__
+
+    parser.add_argument(
+        "--version", action="version", version=f"mne-neurosketch {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    bench = sub.add_parser(
+        "benchmark",
+        help="run models x datasets x subjects x folds and store the results",
+        description=_DESCRIPTION,
+        epilog=_BENCHMARK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = bench.add_argument_group("what to run")
+    what.add_argument(
+        "--dataset",
+        "--datasets",
+        nargs="+",
+        required=True,
+        metavar="NAME",
+        help="dataset(s): a corpus (seeddv, faceshouses, thingseeg, duin, chisco-read, "
+        "chisco-imagine, openmiir-perception, openmiir-imagination), "
+        "simulated-<corpus> (no download), a MOABB dataset class (Kalunga2016, ...) "
+        "or 'fake'",
+    )
+    what.add_argument(
+        "--models",
+        nargs="+",
+        default=["NeuroSketch", "EEGNet", "TSLR"],
+        metavar="MODEL",
+        help="models (default: NeuroSketch EEGNet TSLR); choose from "
+        + ", ".join(PIPELINES),
+    )
+    what.add_argument(
+        "--protocol",
+        default="default",
+        choices=["default", *PROTOCOLS],
+        help="how trials are split (default: the paper's for the corpora, "
+        "within-session for MOABB datasets)",
+    )
+    what.add_argument(
+        "--subjects",
+        nargs="+",
+        metavar="S",
+        help="subjects, e.g. '1 2 3' or '1-11' (default: all; 1-2 for simulated corpora)",
+    )
+    what.add_argument(
+        "--path",
+        metavar="DIR",
+        help="corpus folder (else MNE_DATASETS_<CODE>_PATH); for simulated corpora "
+        "where to write them; for MOABB datasets the MNE_DATA folder",
+    )
+    proto = bench.add_argument_group("protocol options")
+    proto.add_argument(
+        "--split",
+        choices=["n_fold", "simple"],
+        help="paper protocol: 'n_fold' (fixed 20%% test, 3 folds) or 'simple' (60/20/20)",
+    )
+    proto.add_argument(
+        "--n-splits",
+        type=_positive_int,
+        metavar="K",
+        help="folds of within-session (default 5), grouped k-fold, or cross-subject "
+        "GroupKFold (default: leave one out)",
+    )
+    proto.add_argument(
+        "--group",
+        metavar="COLUMN",
+        help="grouped protocol: metadata column of the groups (default 'run': "
+        "SEED-DV blocks, Du-IN runs)",
+    )
+    proto.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    budget = bench.add_argument_group("training budget of the deep models")
+    budget.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        metavar="N",
+        help="maximum epochs (default: 10 on simulated corpora, else the recipe's 500)",
+    )
+    budget.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="batch size (default: 16 on simulated corpora, else 64)",
+    )
+    budget.add_argument(
+        "--patience",
+        type=_positive_int,
+        metavar="N",
+        help="early-stopping patience in epochs (default: the recipe's 100)",
+    )
+    budget.add_argument(
+        "--device",
+        default="auto",
+        help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N' (default auto)",
+    )
+    where = bench.add_argument_group("where results go and where fits run")
+    where.add_argument(
+        "--results",
+        default="results.sqlite",
+        metavar="FILE",
+        help="results file (SQLite, default results.sqlite); rerunning skips its fits",
+    )
+    where.add_argument("--report", metavar="DIR", help="also write the report to DIR")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send fits to a running Dask scheduler, e.g. tcp://host:8786 (start GPU "
+        "workers with '--nthreads 1 --resources GPU=1')",
+    )
+    where.add_argument(
+        "--n-workers",
+        type=_positive_int,
+        metavar="N",
+        help="run fits on a local Dask cluster of N worker processes",
+    )
+    _add_common(bench)
+
+    rep = sub.add_parser(
+        "report",
+        help="write tables, figures and statistics from a results file",
+        description="Write tables, MOABB figures and statistics from a results file.",
+        epilog=_REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("results", metavar="RESULTS", help="the results file (SQLite)")
+    rep.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output folder (default: <RESULTS without suffix>_report)",
+    )
+    rep.add_argument(
+        "--reference",
+        default="NeuroSketch",
+        help="model the paired plots compare with (default NeuroSketch)",
+    )
+    rep.add_argument(
+        "--formats",
+        nargs="+",
+        default=["png", "svg"],
+        help="figure formats (default png svg)",
+    )
+    rep.add_argument("--no-plots", action="store_true", help="tables and statistics only")
+    rep.add_argument("--title", help="title of report.md")
+    _add_common(rep, progress=False)
+
+    lst = sub.add_parser("list", help="list the available models, datasets or protocols")
+    lst.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "models", "datasets", "protocols"],
+    )
+    return parser
+
+
+def _add_common(parser, progress=True):
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each fit")
+    if progress:
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _budget(args, spec) -> dict:
+    budget = dict(spec.budget)
+    for name in ("max_epochs", "batch_size", "patience"):
+        value = getattr(args, name)
+        if value is not None:
+            budget[name] = value
+    return budget
+
+
+def _cmd_benchmark(args) -> int:
+    from .datasets import resolve_dataset
+    from .pipelines import PIPELINES, make_pipeline, resolve_model_name
+    from .protocols import make_protocol
+    from .report import format_table, make_report, summary_table
+    from .runner import run_benchmark
+
+    if args.scheduler and args.n_workers:
+        raise SystemExit("neurosketch: give --scheduler or --n-workers, not both.")
+    models = [resolve_model_name(m) for m in args.models]
+    t0 = time.perf_counter()
+    frames = []
+    failures = []
+    for name in args.dataset:
+        spec = resolve_dataset(name, path=args.path, subjects=args.subjects)
+        budget = _budget(args, spec)
+        pipelines = {
+            m: make_pipeline(
+                m,
+                device=args.device,
+                random_state=args.seed,
+                **(budget if PIPELINES[m].kind == "deep" else {}),
+            )
+            for m in models
+        }
+        protocol = _protocol(args, spec, make_protocol)
+        subjects = args.subjects if args.subjects is not None else spec.subjects
+        deep = [m for m in models if PIPELINES[m].kind == "deep"]
+        print(f"Dataset {spec.code}: {spec.description}", flush=True)
+        print(
+            f"  protocol {protocol.describe()}; subjects {_short(subjects)}", flush=True
+        )
+        if deep:
+            est = pipelines[deep[0]]
+            print(
+                f"  deep models {', '.join(deep)}: max_epochs={est.max_epochs}, "
+                f"batch_size={est.batch_size}, patience={est.patience}, "
+                f"device={args.device}, seed={args.seed}",
+                flush=True,
+            )
+        try:
+            df = run_benchmark(
+                spec,
+                pipelines,
+                protocol=protocol,
+                results=args.results,
+                subjects=subjects,
+                scheduler=args.scheduler,
+                n_workers=args.n_workers,
+                progress=not args.no_progress,
+                verbose="INFO" if args.verbose else "WARNING",
+            )
+        except RuntimeError as err:
+            failures.append(str(err))
+            from .store import ResultsStore
+
+            df = ResultsStore(args.results).to_dataframe(dataset=spec.code)
+        frames.append(df)
+    import pandas as pd
+
+    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    elapsed = time.perf_counter() - t0
+    print()
+    print(format_table(summary_table(results)))
+    print(
+        f"\nScores: mean ± std over subjects, in percent. {len(results)} subject-session "
+        f"rows in {args.results}; wall time {elapsed:.0f} s."
+    )
+    if args.report:
+        make_report(args.results, args.report)
+        print(f"Report written to {args.report}")
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _protocol(args, spec, make_protocol):
+    if args.protocol == "default":
+        name, params = spec.default_protocol, dict(spec.protocol_params)
+    else:
+        name = args.protocol
+        params = dict(spec.protocol_params) if name == spec.default_protocol else {}
+    if args.split is not None:
+        params["method"] = args.split
+    if args.group is not None:
+        params["group"] = args.group
+    if args.n_splits is not None:
+        params["n_splits"] = args.n_splits
+    if name == "within-session":
+        params["random_state"] = args.seed
+    return make_protocol(name, **params)
+
+
+def _short(subjects) -> str:
+    subjects = list(subjects)
+    if (
+        len(subjects) > 2
+        and all(isinstance(s, int) for s in subjects)
+        and (subjects == list(range(subjects[0], subjects[-1] + 1)))
+    ):
+        return f"{subjects[0]}-{subjects[-1]}"
+    return " ".join(map(str, subjects))
+
+
+def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .report import format_table, make_report, summary_table
+    from .store import ResultsStore
+
+    path = Path(args.results)
+    if not path.is_file():
+        raise SystemExit(
+            f"neurosketch: the results file {path} does not exist; run "
+            "'neurosketch benchmark ... --results FILE' first."
+        )
+    out = args.out or str(path.with_suffix("")) + "_report"
+    files = make_report(
+        path,
+        out,
+        reference=args.reference,
+        formats=tuple(args.formats),
+        title=args.title,
+        plots=not args.no_plots,
+    )
+    store = ResultsStore(path)
+    for protocol in files:
+        print(f"Protocol {protocol}:")
+        print(format_table(summary_table(store.to_dataframe(protocol=protocol))))
+        print()
+    print(f"Report written to {out} ({sum(len(v) for v in files.values())} files).")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    from .datasets import list_datasets
+    from .pipelines import PIPELINES
+    from .protocols import PROTOCOLS
+
+    width = 24
+    if args.what in ("all", "models"):
+        print("Models (--models):")
+        for name, spec in PIPELINES.items():
+            print(f"  {name:<{width}}{spec.description}")
+    if args.what in ("all", "datasets"):
+        print("Datasets (--dataset):")
+        for name, text in list_datasets().items():
+            print(
+                textwrap.fill(
+                    text,
+                    100,
+                    initial_indent=f"  {name:<{width}}",
+                    subsequent_indent=" " * (width + 2),
+                )
+            )
+    if args.what in ("all", "protocols"):
+        print("Protocols (--protocol):")
+        for name, cls in PROTOCOLS.items():
+            doc = (cls.__doc__ or "").strip().splitlines()[0]
+            print(f"  {name:<{width}}{doc}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``neurosketch`` command.
+
+    Parameters
+    ----------
+    argv : list of str | None
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    code : int
+        Exit status.
+    """
+    _quiet_warnings()  # before the parser imports braindecode
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "subjects", None) is not None:
+        args.subjects = _subjects(args.subjects)
+    _quiet_libraries(getattr(args, "verbose", False))
+    commands = {"benchmark": _cmd_benchmark, "report": _cmd_report, "list": _cmd_list}
+    try:
+        return commands[args.command](args)
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        print(f"neurosketch: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\nneurosketch: interrupted; finished fits are saved, rerun the same "
+            "command to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _quiet_warnings() -> None:
+    """Hide the libraries' deprecation notices (here and in worker processes)."""
+    import warnings
+
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Keep the terminal for the progress bar and the table."""
+    import logging
+
+    import mne
+
+    level = "INFO" if verbose else "WARNING"
+    mne.set_log_level(level)
+    logging.getLogger("moabb").setLevel(level)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

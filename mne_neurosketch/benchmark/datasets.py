@@ -1,0 +1,438 @@
+"""Dataset names for the benchmark: the six corpora, simulated corpora, MOABB datasets.
+
+:func:`resolve_dataset` turns a name given on the command line into a
+:class:`BenchmarkDataset`: a MOABB dataset, the paradigm(s) that cut its
+trials, and its default protocol and subjects.
+
+- The corpora (``seeddv``, ``faceshouses``, ``thingseeg``, ``duin``,
+  ``chisco-read``, ``chisco-imagine``, ``openmiir-perception``,
+  ``openmiir-imagination``) are read from the user's download through the
+  adapters of :mod:`mne_neurosketch.datasets`, with the paper's protocol.
+- ``simulated-<corpus>`` first writes a small corpus with a learnable class
+  signal *in the corpus' real on-disk format* (``simulate_<corpus>``), then
+  reads it back through the same adapter, so the whole real path runs without a
+  download.
+- Any other name is looked up among MOABB's datasets (``Kalunga2016``,
+  ``BNCI2014_001``, ...) and evaluated with the MOABB paradigm for its kind
+  (within-session by default).
+"""
+
+# License: BSD (3-clause)
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mne
+
+from ..utils import logger
+
+__all__ = ["CORPORA", "BenchmarkDataset", "list_datasets", "resolve_dataset"]
+
+
+@dataclass
+class BenchmarkDataset:
+    """A dataset ready for the benchmark.
+
+    Attributes
+    ----------
+    code : str
+        The name written in the results' ``dataset`` column.
+    dataset : moabb.datasets.base.BaseDataset
+        The dataset.
+    paradigms : dict
+        Paradigm per pipeline input: ``"signal"`` gives ``(n_trials, n_chans,
+        n_times)`` arrays (the deep networks); ``"filterbank"`` may give a
+        filter bank ``(..., n_bands)`` (MOABB's SSVEP Riemannian pipelines).
+        A missing ``"filterbank"`` entry falls back to ``"signal"``.
+    default_protocol : str
+        Protocol used when none is asked for.
+    protocol_params : dict
+        Parameters of the default protocol (e.g. the paper's split method).
+    subjects : list
+        Subjects used when none are asked for.
+    description : str
+        One line for ``neurosketch list``.
+    scale : float
+        Factor applied to the trials after loading, to bring them to µV as
+        MOABB's arrays are (the corpus datasets keep the corpus' unit; SEED-DV
+        and OpenMIIR store volts). Networks need it: at volt scale the
+        signal's variance (~1e-10) is far below BatchNorm's epsilon (1e-5),
+        and EEGNet stays at chance on the simulated SEED-DV.
+    budget : dict
+        Default training budget of the deep pipelines on this dataset
+        (``max_epochs``, ``batch_size``, ...); empty keeps the estimator's
+        defaults (the paper's recipe).
+    """
+
+    code: str
+    dataset: object
+    paradigms: dict
+    default_protocol: str = "within-session"
+    protocol_params: dict = field(default_factory=dict)
+    subjects: list = field(default_factory=list)
+    description: str = ""
+    scale: float = 1.0
+    budget: dict = field(default_factory=dict)
+
+    def paradigm(self, kind: str = "signal"):
+        """The paradigm for pipelines taking ``kind`` input.
+
+        Parameters
+        ----------
+        kind : ``"signal"`` | ``"filterbank"``
+            The input kind (see
+            :class:`~mne_neurosketch.benchmark.pipelines.PipelineSpec`).
+
+        Returns
+        -------
+        paradigm : moabb.paradigms.base.BaseParadigm
+            The paradigm.
+        """
+        return self.paradigms.get(kind, self.paradigms["signal"])
+
+    def check_subjects(self, subjects) -> None:
+        """Raise a clear error for subjects the dataset does not have.
+
+        Parameters
+        ----------
+        subjects : list
+            Requested subjects.
+        """
+        if not subjects:
+            raise ValueError(f"No subjects to run for {self.code}; pass --subjects.")
+        available = list(self.dataset.subject_list)
+        unknown = [s for s in subjects if s not in available]
+        if unknown:
+            raise ValueError(
+                f"{self.code} has no subject(s) {unknown}; available subjects are "
+                f"{available}."
+            )
+
+
+# name -> (module, MOABB class, simulator, kwargs, default protocol, protocol params,
+#          subjects in the simulated version, simulator kwargs, description)
+@dataclass(frozen=True)
+class _Corpus:
+    module: str
+    cls: str
+    simulator: str
+    kwargs: dict
+    protocol_params: dict
+    description: str
+    sim_kwargs: dict = field(default_factory=dict)
+    scale: float = 1.0  # to µV (corpora.md, "stored unit")
+
+
+CORPORA: dict[str, _Corpus] = {
+    "seeddv": _Corpus(
+        "seed_dv",
+        "SEEDDVMOABB",
+        "simulate_seed_dv",
+        {},
+        {"method": "n_fold"},
+        "SEED-DV, 40 video concepts, EEG 62 x 400 at 200 Hz (20 subjects)",
+        # 4 blocks x 4 concepts x 5 clips = 80 windows per subject.
+        {"n_blocks": 4, "n_concepts": 4, "class_signal": 0.5},
+        scale=1e6,
+    ),
+    "faceshouses": _Corpus(
+        "faces_houses",
+        "FacesHousesMOABB",
+        "simulate_faces_houses",
+        {},
+        {"method": "n_fold"},
+        "FacesHouses, faces vs houses, ECoG (14 subjects)",
+        {"class_signal": 0.5},
+    ),
+    "thingseeg": _Corpus(
+        "things_eeg",
+        "ThingsEEGMOABB",
+        "simulate_things_eeg",
+        {"task": "test"},
+        {"method": "n_fold"},
+        "THINGS-EEG2 test set, 200 concepts, EEG 17 x 100 (10 subjects)",
+        {"class_signal": 0.5, "tasks": ("test",)},
+    ),
+    "duin": _Corpus(
+        "du_in",
+        "DuINMOABB",
+        "simulate_du_in",
+        {},
+        {"method": "simple"},
+        "Du-IN, 61 spoken words, sEEG 10 channels (12 subjects)",
+        {"class_signal": 0.5},
+    ),
+    "chisco-read": _Corpus(
+        "chisco",
+        "ChiscoMOABB",
+        "simulate_chisco",
+        {"task": "read"},
+        {"method": "n_fold"},
+        "Chisco, read sentences, 39 categories, EEG 122 channels (5 subjects)",
+        {"class_signal": 0.5, "tasks": ("read",)},
+    ),
+    "chisco-imagine": _Corpus(
+        "chisco",
+        "ChiscoMOABB",
+        "simulate_chisco",
+        {"task": "imagine"},
+        {"method": "n_fold"},
+        "Chisco, imagined sentences, 39 categories, EEG 122 channels (5 subjects)",
+        {"class_signal": 0.5, "tasks": ("imagine",)},
+    ),
+    "openmiir-perception": _Corpus(
+        "openmiir",
+        "OpenMIIRMOABB",
+        "simulate_openmiir",
+        {"task": "perception"},
+        {"method": "n_fold"},
+        "OpenMIIR, music perception, 12 pieces, EEG 64 x 600 (9 subjects)",
+        {"class_signal": 0.5},
+        scale=1e6,
+    ),
+    "openmiir-imagination": _Corpus(
+        "openmiir",
+        "OpenMIIRMOABB",
+        "simulate_openmiir",
+        {"task": "imagination"},
+        {"method": "n_fold"},
+        "OpenMIIR, music imagination, 12 pieces, EEG 64 x 600 (9 subjects)",
+        {"class_signal": 0.5},
+        scale=1e6,
+    ),
+}
+_CORPUS_ALIASES = {
+    "seed-dv": "seeddv",
+    "faces-houses": "faceshouses",
+    "things-eeg": "thingseeg",
+    "du-in": "duin",
+    "chisco": "chisco-read",
+    "openmiir": "openmiir-perception",
+}
+# Subjects simulated by default and the deep networks' budget on them: small, so
+# the main job runs in minutes on a 2-core laptop.
+_SIMULATED_SUBJECTS = [1, 2]
+_SIMULATED_BUDGET = {"max_epochs": 10, "batch_size": 16, "patience": None}
+
+
+def _corpus_key(name: str) -> str | None:
+    key = name.strip().lower().replace("_", "-")
+    key = _CORPUS_ALIASES.get(key, key)
+    return key if key in CORPORA else None
+
+
+def _corpus_attr(corpus: _Corpus, attr: str):
+    import importlib
+
+    module = importlib.import_module(f"mne_neurosketch.datasets.{corpus.module}")
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(
+            f"mne_neurosketch.datasets.{corpus.module} has no {attr}; this corpus is not "
+            "available in this version of mne-neurosketch."
+        ) from None
+
+
+def _multiclass():
+    from ..paradigms import MultiClassDecoding
+
+    return MultiClassDecoding()
+
+
+def _corpus_dataset(key: str, path, subjects) -> BenchmarkDataset:
+    corpus = CORPORA[key]
+    cls = _corpus_attr(corpus, corpus.cls)
+    dataset = cls(path=path, **corpus.kwargs)
+    return BenchmarkDataset(
+        code=dataset.code
+        + ("" if "task" not in corpus.kwargs else f"-{corpus.kwargs['task']}"),
+        dataset=dataset,
+        paradigms={"signal": _multiclass()},
+        default_protocol="paper",
+        protocol_params=dict(corpus.protocol_params),
+        subjects=list(dataset.subject_list),
+        description=corpus.description,
+        scale=corpus.scale,
+    )
+
+
+def _simulated_root(key: str, path) -> Path:
+    if path is not None:
+        return Path(path).expanduser()
+    base = mne.get_config("MNE_DATA", os.path.join("~", "mne_data"))
+    return Path(base).expanduser() / "MNE-neurosketch-simulated" / key
+
+
+def _simulated_dataset(key: str, path, subjects) -> BenchmarkDataset:
+    corpus = CORPORA[key]
+    simulate = _corpus_attr(corpus, corpus.simulator)
+    subjects = list(_SIMULATED_SUBJECTS if subjects is None else subjects)
+    if not all(isinstance(s, int) and s >= 1 for s in subjects):
+        raise ValueError(f"Simulated subjects must be integers >= 1, got {subjects}.")
+    root = _simulated_root(key, path)
+    # Subjects 1..n are always written together and in order, so subject k's
+    # data does not depend on which other subjects were asked for.
+    n_subjects = max(subjects)
+    kwargs = dict(corpus.sim_kwargs, seed=0)
+    accepted = inspect.signature(simulate).parameters
+    kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    marker = root / f".neurosketch-simulated-{key}.txt"
+    settings = repr(sorted(kwargs.items()))
+    written = _read_marker(marker, settings)
+    # Rewrite only when needed: new files change their mtimes, which invalidates
+    # the adapter's cache of preprocessed windows.
+    if written < n_subjects:
+        logger.info(f"Writing a simulated {key} corpus (real on-disk format) to {root}")
+        root.mkdir(parents=True, exist_ok=True)
+        simulate(root, subjects=tuple(range(1, n_subjects + 1)), **kwargs)
+        marker.write_text(f"{n_subjects}\n{settings}")
+    else:
+        logger.info(f"Using the simulated {key} corpus in {root}")
+    cls = _corpus_attr(corpus, corpus.cls)
+    dataset = cls(path=root, subjects=subjects, **corpus.kwargs)
+    task = corpus.kwargs.get("task")
+    return BenchmarkDataset(
+        code=f"{dataset.code}{'-' + task if task else ''}-simulated",
+        dataset=dataset,
+        paradigms={"signal": _multiclass()},
+        default_protocol="paper",
+        # One 60/20/20 split per subject: the quick demonstration run.
+        protocol_params={"method": "simple"},
+        subjects=subjects,
+        description=f"simulated {corpus.description.split(',')[0]} in its real format "
+        f"(written to {root}), read back through the adapter",
+        scale=corpus.scale,
+        budget=dict(_SIMULATED_BUDGET),
+    )
+
+
+def _read_marker(marker: Path, settings: str) -> int:
+    """Number of subjects already simulated with ``settings`` (0 if none)."""
+    try:
+        n, found = marker.read_text().split("\n", 1)
+        return int(n) if found == settings else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def _moabb_classes() -> dict:
+    from moabb.datasets.utils import dataset_list
+
+    return {cls.__name__: cls for cls in dataset_list}
+
+
+def _moabb_dataset(name: str, path, subjects) -> BenchmarkDataset | None:
+    classes = _moabb_classes()
+    lowered = {k.lower(): k for k in classes}
+    key = name.strip().lower()
+    if key in ("fake", "fakedataset"):
+        from moabb.datasets.fake import FakeDataset
+
+        dataset = FakeDataset(n_sessions=1, n_runs=2, n_subjects=3, seed=0)
+    elif key in lowered:
+        if path is not None:
+            # MOABB datasets read MNE_DATASETS_<SIGN>_PATH, else MNE_DATA.
+            os.environ["MNE_DATA"] = str(Path(path).expanduser())
+        dataset = classes[lowered[key]]()
+    else:
+        return None
+    return BenchmarkDataset(
+        code=dataset.code,
+        dataset=dataset,
+        paradigms=_moabb_paradigms(dataset),
+        default_protocol="within-session",
+        subjects=list(dataset.subject_list),
+        description=f"MOABB {type(dataset).__name__} ({dataset.paradigm})",
+    )
+
+
+def _moabb_paradigms(dataset) -> dict:
+    """MOABB's paradigm for the dataset's kind, as MOABB's benchmark would pick it."""
+    from moabb import paradigms as mp
+
+    kind = dataset.paradigm
+    if kind == "ssvep":
+        # MOABB's Riemannian SSVEP pipelines use the filter bank around each
+        # stimulation frequency; the networks get the broad band.
+        return {"signal": mp.SSVEP(), "filterbank": mp.FilterBankSSVEP()}
+    if kind == "imagery":
+        return {"signal": mp.MotorImagery()}
+    if kind == "p300":
+        return {"signal": mp.P300()}
+    if kind == "cvep":
+        return {"signal": mp.CVEP()}
+    return {"signal": _multiclass()}
+
+
+def resolve_dataset(name: str, *, path=None, subjects=None) -> BenchmarkDataset:
+    """Resolve a dataset name.
+
+    Parameters
+    ----------
+    name : str
+        A corpus (``"seeddv"``, ``"faceshouses"``, ``"thingseeg"``,
+        ``"duin"``, ``"chisco-read"``, ``"chisco-imagine"``,
+        ``"openmiir-perception"``, ``"openmiir-imagination"``), a simulated
+        corpus (``"simulated-seeddv"``, ...), the name of a MOABB dataset class
+        (``"Kalunga2016"``, ...) or ``"fake"`` (MOABB's FakeDataset).
+        Case-insensitive.
+    path : path-like | None
+        Corpora: the corpus folder (else the MNE config key
+        ``MNE_DATASETS_<CODE>_PATH``). Simulated corpora: where to write them
+        (default ``<MNE_DATA>/MNE-neurosketch-simulated/<corpus>``). MOABB
+        datasets: the ``MNE_DATA`` folder holding MOABB's download (a
+        dataset's own key, e.g. ``MNE_DATASETS_SSVEPEXO_PATH``, wins).
+    subjects : list | None
+        Simulated corpora: the subjects to write (default ``[1, 2]``).
+
+    Returns
+    -------
+    dataset : BenchmarkDataset
+        The dataset, its paradigms and defaults.
+    """
+    key = name.strip().lower()
+    if key.startswith("simulated-") or key.startswith("simulated_"):
+        corpus = _corpus_key(key[len("simulated-") :])
+        if corpus is not None:
+            return _simulated_dataset(corpus, path, subjects)
+    else:
+        corpus = _corpus_key(key)
+        if corpus is not None:
+            return _corpus_dataset(corpus, path, subjects)
+        spec = _moabb_dataset(name, path, subjects)
+        if spec is not None:
+            return spec
+    raise ValueError(
+        f"Unknown dataset {name!r}. Use a corpus ({', '.join(CORPORA)}), "
+        "'simulated-<corpus>' (e.g. simulated-seeddv), 'fake', or the class name of "
+        "a MOABB dataset (e.g. Kalunga2016); 'neurosketch list datasets' lists them."
+    )
+
+
+def list_datasets() -> dict[str, str]:
+    """Names :func:`resolve_dataset` accepts, with a description.
+
+    Returns
+    -------
+    names : dict
+        Name to one-line description (MOABB datasets summarised in one entry).
+    """
+    out = {}
+    for key, corpus in CORPORA.items():
+        out[key] = corpus.description + " (your download)"
+    for key, corpus in CORPORA.items():
+        out[f"simulated-{key}"] = (
+            f"a small simulated {corpus.description.split(',')[0]} written in its real "
+            "format and read back through its adapter (no download)"
+        )
+    out["fake"] = "MOABB's FakeDataset (3 subjects, motor imagery, noise)"
+    out["<MOABB class>"] = (
+        "any MOABB dataset by class name, e.g. Kalunga2016, BNCI2014_001 "
+        f"({len(_moabb_classes())} available)"
+    )
+    return out

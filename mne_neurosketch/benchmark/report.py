@@ -1,0 +1,376 @@
+"""Tables, MOABB figures and statistics from a results store.
+
+:func:`make_report` writes, for each protocol in the results:
+
+- ``summary.csv`` / ``summary.md``: mean and standard deviation of the score
+  over subjects (and sessions) per dataset x pipeline, with the training budget;
+- ``results.csv``: the results in MOABB's format (one row per subject and session);
+- ``stats.csv``: MOABB's per-dataset statistics
+  (:func:`moabb.analysis.meta_analysis.compute_dataset_statistics`: permutation
+  test under 20 subjects, Wilcoxon above, standardised mean difference) and
+  ``meta_p.csv`` / ``meta_smd.csv``, the meta-analysis over datasets
+  (:func:`~moabb.analysis.meta_analysis.find_significant_differences`);
+- figures, as PNG and SVG: MOABB's score plot, paired plots of the reference
+  pipeline against each other one, the significance matrix, and the
+  meta-analysis plots;
+- ``report.md`` tying them together (the docs' results page includes it).
+"""
+
+# License: BSD (3-clause)
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..utils import logger
+from .store import _as_store
+
+__all__ = ["format_table", "make_report", "summary_table"]
+
+# Parameters shown as the training budget of deep pipelines.
+_BUDGET_KEYS = ("max_epochs", "batch_size", "patience", "valid_size", "lr")
+
+
+def _label_pipelines(df: pd.DataFrame) -> pd.DataFrame:
+    """Tell apart runs of one pipeline with different parameters (``name@hash``)."""
+    df = df.copy()
+    n_hashes = df.groupby("pipeline")["params_hash"].nunique()
+    multi = set(n_hashes[n_hashes > 1].index)
+    if multi:
+        df["pipeline"] = [
+            f"{p}@{h[:6]}" if p in multi else p
+            for p, h in zip(df["pipeline"], df["params_hash"])
+        ]
+    return df
+
+
+def summary_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation of the scores per dataset x pipeline.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Results in MOABB's format (:meth:`ResultsStore.to_dataframe`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``dataset, pipeline, score_mean, score_std, n_subjects,
+        n_sessions, n_folds, fit_time_mean``, one row per dataset and pipeline
+        (sample standard deviation over subject-sessions).
+    """
+    if results.empty:
+        return pd.DataFrame(
+            columns=[
+                "dataset",
+                "pipeline",
+                "score_mean",
+                "score_std",
+                "n_subjects",
+                "n_sessions",
+                "n_folds",
+                "fit_time_mean",
+            ]
+        )
+    agg = dict(
+        score_mean=("score", "mean"),
+        score_std=("score", "std"),
+        n_subjects=("subject", "nunique"),
+        n_sessions=("session", "size"),
+        n_folds=("n_folds", "max") if "n_folds" in results else ("score", "size"),
+        fit_time_mean=("time", "mean"),
+    )
+    return results.groupby(["dataset", "pipeline"], sort=False).agg(**agg).reset_index()
+
+
+def format_table(table: pd.DataFrame, *, percent: bool = True) -> str:
+    """Render :func:`summary_table` as a Markdown table (datasets x pipelines).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`summary_table`.
+    percent : bool
+        Show scores in percent.
+
+    Returns
+    -------
+    text : str
+        A Markdown table, one row per pipeline and one column per dataset,
+        cells ``mean ± std``.
+    """
+    if table.empty:
+        return "(no results)"
+    scale = 100.0 if percent else 1.0
+    cells = table.assign(
+        cell=[
+            f"{m * scale:.1f} ± {s * scale:.1f}" if percent else f"{m:.3f} ± {s:.3f}"
+            for m, s in zip(table["score_mean"], table["score_std"])
+        ]
+    )
+    wide = cells.pivot(index="pipeline", columns="dataset", values="cell")
+    wide = wide.reindex(index=list(dict.fromkeys(table["pipeline"])))
+    wide = wide.fillna("")
+    header = "| pipeline | " + " | ".join(wide.columns) + " |"
+    rule = "|---|" + "---|" * len(wide.columns)
+    rows = [f"| {p} | " + " | ".join(wide.loc[p]) + " |" for p in wide.index]
+    return "\n".join([header, rule] + rows)
+
+
+def _budget(fold_df: pd.DataFrame) -> pd.DataFrame:
+    """One row per pipeline: its training budget and where it ran."""
+    rows = []
+    for (pipeline, h), grp in fold_df.groupby(["pipeline", "params_hash"], sort=False):
+        params = grp["params"].iloc[0].get("pipeline", {})
+        # Only networks have a training budget (a Pipeline's "lr" is a step).
+        deep = "max_epochs" in params
+        budget = {k: params[k] for k in _BUDGET_KEYS if deep and k in params}
+        rows.append(
+            dict(
+                pipeline=pipeline,
+                params_hash=h,
+                budget=", ".join(f"{k}={v}" for k, v in budget.items()) or "-",
+                device=",".join(sorted(set(grp["device"]))),
+                fits=len(grp),
+                fit_time_total_s=round(float(grp["fit_time"].sum()), 1),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_")
+
+
+def _save(fig, out: Path, stem: str, formats) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for fmt in formats:
+        path = out / f"{stem}.{fmt}"
+        fig.savefig(path, bbox_inches="tight", dpi=110)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _figures(df, out, reference, formats, stats) -> list[Path]:
+    """MOABB's score, paired, significance and meta-analysis figures."""
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
+        matplotlib.use("Agg", force=True)
+    from moabb.analysis import plotting as mplt
+    from moabb.analysis.chance_level import chance_by_chance
+
+    paths = []
+    chance = chance_by_chance(df)
+    fig, _ = mplt.score_plot(df, chance_level=chance)
+    paths += _save(fig, out, "score_plot", formats)
+    pipelines = list(dict.fromkeys(df["pipeline"]))
+    ref = reference if reference in pipelines else pipelines[0]
+    for other in pipelines:
+        if other == ref:
+            continue
+        fig = mplt.paired_plot(df, other, ref, chance_level=chance)
+        paths += _save(
+            fig, out, f"paired_{_safe_name(other)}_vs_{_safe_name(ref)}", formats
+        )
+    if stats is not None and len(pipelines) > 1:
+        from moabb.analysis.meta_analysis import find_significant_differences
+
+        P, T = find_significant_differences(stats)
+        fig = mplt.summary_plot(P, T)
+        paths += _save(fig, out, "significance", formats)
+        for other in pipelines:
+            if other == ref:
+                continue
+            fig = mplt.meta_analysis_plot(stats, ref, other)
+            paths += _save(
+                fig, out, f"meta_{_safe_name(ref)}_vs_{_safe_name(other)}", formats
+            )
+    return paths
+
+
+def _statistics(df: pd.DataFrame):
+    """MOABB's per-dataset statistics, or None when there is nothing to compare."""
+    from moabb.analysis.meta_analysis import compute_dataset_statistics
+
+    usable = df.groupby("dataset").filter(
+        lambda g: g["subject"].nunique() >= 2 and g["pipeline"].nunique() >= 2
+    )
+    if usable.empty:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return compute_dataset_statistics(usable)
+
+
+def make_report(
+    results,
+    out_dir,
+    *,
+    reference: str = "NeuroSketch",
+    formats=("png", "svg"),
+    title: str | None = None,
+    plots: bool = True,
+) -> dict[str, list[Path]]:
+    """Write tables, statistics and figures for the results.
+
+    Parameters
+    ----------
+    results : path-like | ResultsStore
+        The results store.
+    out_dir : path-like
+        Folder to write into (created). With several protocols in the store,
+        one sub-folder per protocol.
+    reference : str
+        Pipeline the paired and meta-analysis plots compare the others with
+        (default NeuroSketch; the first pipeline if absent).
+    formats : tuple of str
+        Figure formats.
+    title : str | None
+        Title of ``report.md``.
+    plots : bool
+        Draw the figures (tables and statistics are always written).
+
+    Returns
+    -------
+    files : dict
+        Protocol to the list of files written.
+    """
+    store = _as_store(results)
+    out_dir = Path(out_dir).expanduser()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folds = store.to_dataframe(level="fold")
+    if folds.empty:
+        raise ValueError(f"The results store {store.path} holds no results yet.")
+    written = {}
+    protocols = list(dict.fromkeys(folds["protocol"]))
+    for protocol in protocols:
+        out = out_dir if len(protocols) == 1 else out_dir / _safe_name(protocol)
+        out.mkdir(parents=True, exist_ok=True)
+        written[protocol] = _report_protocol(
+            store,
+            folds[folds["protocol"] == protocol],
+            protocol,
+            out,
+            reference,
+            formats,
+            title,
+            plots,
+        )
+    return written
+
+
+def _report_protocol(store, folds, protocol, out, reference, formats, title, plots):
+    df = _label_pipelines(store.to_dataframe(protocol=protocol))
+    folds = _label_pipelines(folds)
+    table = summary_table(df)
+    paths = [out / "results.csv", out / "summary.csv", out / "summary.md"]
+    df.to_csv(paths[0], index=False)
+    table.to_csv(paths[1], index=False)
+    markdown = format_table(table)
+    paths[2].write_text(markdown + "\n")
+    stats = _statistics(df)
+    if stats is not None:
+        stats.to_csv(out / "stats.csv", index=False)
+        paths.append(out / "stats.csv")
+        if df["pipeline"].nunique() > 1:
+            from moabb.analysis.meta_analysis import find_significant_differences
+
+            P, T = find_significant_differences(stats)
+            P.to_csv(out / "meta_p.csv")
+            T.to_csv(out / "meta_smd.csv")
+            paths += [out / "meta_p.csv", out / "meta_smd.csv"]
+    figures = []
+    if plots:
+        moabb_log = logging.getLogger("moabb.analysis.plotting")
+        level = moabb_log.level
+        moabb_log.setLevel(logging.ERROR)  # its name-shortening notices
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                figures = _figures(df, out, reference, formats, stats)
+        except Exception as err:  # noqa: BLE001 - tables are written regardless
+            logger.warning(f"Could not draw the figures ({type(err).__name__}: {err}).")
+        finally:
+            moabb_log.setLevel(level)
+    paths += figures
+    budget = _budget(folds)
+    report = _markdown(
+        store, protocol, title, markdown, table, budget, stats, folds, figures, out
+    )
+    (out / "report.md").write_text(report)
+    paths.append(out / "report.md")
+    logger.info(f"Report for {protocol} written to {out}")
+    return paths
+
+
+def _markdown(
+    store, protocol, title, markdown, table, budget, stats, folds, figures, out
+):
+    versions = folds["versions"].iloc[0] if len(folds) else {}
+    lines = [
+        f"# {title or 'NeuroSketch benchmark'}",
+        "",
+        f"Protocol: **{protocol}**. Results file: `{store.path.name}` "
+        f"({len(folds)} fits). Scores: mean ± standard deviation over subjects "
+        "(and sessions), in percent; each subject's score is the mean over its folds.",
+        "",
+        markdown,
+        "",
+        "## Training budget and cost",
+        "",
+        _df_markdown(budget),
+        "",
+    ]
+    if stats is not None:
+        ref_rows = stats[stats["pipe1"] != stats["pipe2"]]
+        lines += [
+            "## Statistics (MOABB)",
+            "",
+            "Per dataset, one-sided tests that `pipe1` scores higher than `pipe2` "
+            "(permutation test below 20 subjects, Wilcoxon above) and the "
+            "standardised mean difference (`smd`).",
+            "",
+            _df_markdown(
+                ref_rows[["dataset", "pipe1", "pipe2", "p", "smd", "nsub"]].round(4)
+            ),
+            "",
+        ]
+    if figures:
+        lines += ["## Figures", ""]
+        for fig in figures:
+            if fig.suffix == ".png":
+                lines.append(f"![{fig.stem}]({fig.relative_to(out).as_posix()})")
+        lines.append("")
+    lines += [
+        "## Software",
+        "",
+        ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _df_markdown(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "(none)"
+    cols = list(df.columns)
+    out = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        out.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return "\n".join(out)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if np.isfinite(value) else ""
+    return str(value)

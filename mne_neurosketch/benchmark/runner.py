@@ -1,0 +1,613 @@
+"""Run pipelines x datasets x subjects x folds, one stored row per fit.
+
+The runner loads each subject's trials once per paradigm (through MOABB, so
+any MOABB dataset and the corpus datasets of :mod:`mne_neurosketch.datasets`
+work the same way), splits them with a :mod:`protocol
+<mne_neurosketch.benchmark.protocols>`, skips the fits already in the
+:class:`~mne_neurosketch.benchmark.store.ResultsStore`, runs the others
+serially or on a Dask cluster, and writes each fit's row as soon as it
+finishes. Only the process that runs :func:`run_benchmark` writes the store,
+so workers need no access to it.
+"""
+
+# License: BSD (3-clause)
+
+from __future__ import annotations
+
+import inspect
+import json
+import socket
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from hashlib import sha1
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer
+from sklearn.preprocessing import LabelEncoder
+from tqdm.auto import tqdm
+
+from ..utils import logger, verbose
+from .datasets import BenchmarkDataset, resolve_dataset
+from .pipelines import PIPELINES, _stable, pipeline_params, resolve_model_name
+from .protocols import Fold, Protocol, make_protocol
+from .store import FitRecord, ResultsStore, _as_store, fit_key
+
+__all__ = ["RunSummary", "run_benchmark"]
+
+
+@dataclass
+class RunSummary:
+    """What a call to :func:`run_benchmark` did.
+
+    Attributes
+    ----------
+    n_total : int
+        Fits the run asked for.
+    n_skipped : int
+        Fits found in the store (not rerun).
+    n_run : int
+        Fits run and written.
+    n_failed : int
+        Fits that raised (not written; a rerun retries them).
+    failures : list of str
+        One line per failed fit.
+    """
+
+    n_total: int = 0
+    n_skipped: int = 0
+    n_run: int = 0
+    n_failed: int = 0
+    failures: list = field(default_factory=list)
+
+
+@dataclass
+class _Task:
+    """One fit to run: picklable, so it can travel to a Dask worker."""
+
+    pipeline_name: str
+    estimator: BaseEstimator
+    params_hash: str
+    fold: Fold
+    dataset: str
+    protocol: str
+    scoring: object
+    n_classes: int
+    n_sessions: dict
+    sessions: np.ndarray
+    params: dict
+
+    def describe(self) -> str:
+        f = self.fold
+        return (
+            f"{self.dataset} subject {f.subject} session {f.session} fold {f.index} "
+            f"{self.pipeline_name}"
+        )
+
+
+def _paradigm_params(paradigm) -> dict:
+    """The paradigm's settings (they decide the trials), JSON-able."""
+    out = {"class": type(paradigm).__qualname__}
+    for name, value in sorted(vars(paradigm).items()):
+        if not name.startswith("_"):
+            out[name] = _stable(value)
+    return out
+
+
+def _fit_hash(estimator, paradigm, scale=1.0) -> tuple[str, dict]:
+    params = {
+        "pipeline": pipeline_params(estimator),
+        "paradigm": _paradigm_params(paradigm),
+        "scale": scale,
+    }
+    text = json.dumps(params, sort_keys=True, default=str)
+    return sha1(text.encode()).hexdigest()[:12], params
+
+
+def _device_of(estimator) -> str:
+    """Where a fitted estimator ran."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    net = getattr(final, "net_", None)
+    if net is not None and getattr(net, "device", None) is not None:
+        return str(net.device)
+    for attr in ("device_", "device"):
+        device = getattr(final, attr, None)
+        if device is not None:
+            device = str(device)
+            if device == "auto":
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            return device
+    return "cpu"
+
+
+def _fit(estimator, X, y, fold: Fold):
+    """Fit on the training trials (with the fold's validation set if accepted)."""
+    X_train, y_train = X[fold.train], y[fold.train]
+    if fold.valid is not None and len(fold.valid):
+        fit_params = inspect.signature(estimator.fit).parameters
+        if "X_valid" in fit_params:
+            return estimator.fit(
+                X_train, y_train, X_valid=X[fold.valid], y_valid=y[fold.valid]
+            )
+    return estimator.fit(X_train, y_train)
+
+
+def _run_task(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Fit and score one fold; return the rows (plain dicts) to store."""
+    estimator = clone(task.estimator)
+    t0 = time.perf_counter()
+    _fit(estimator, X, y, task.fold)
+    fit_time = time.perf_counter() - t0
+    scorer = get_scorer(task.scoring)
+    test = task.fold.test
+    if task.fold.score_by_session:
+        parts = [
+            (str(s), test[task.sessions[test] == s])
+            for s in pd.unique(task.sessions[test])
+        ]
+    else:
+        parts = [(task.fold.session, test)]
+    device = _device_of(estimator)
+    rows = []
+    for session, idx in parts:
+        t0 = time.perf_counter()
+        score = float(scorer(estimator, X[idx], y[idx]))
+        y_pred = estimator.predict(X[idx])
+        score_time = time.perf_counter() - t0
+        rows.append(
+            dict(
+                dataset=task.dataset,
+                protocol=task.protocol,
+                subject=task.fold.subject,
+                session=session,
+                fold=task.fold.index,
+                pipeline=task.pipeline_name,
+                params_hash=task.params_hash,
+                score=score,
+                fit_time=fit_time,
+                score_time=score_time,
+                samples=len(task.fold.train),
+                samples_test=len(idx),
+                n_classes=task.n_classes,
+                channels=int(X.shape[1]),
+                n_sessions=task.n_sessions[task.fold.subject],
+                device=device,
+                host=socket.gethostname(),
+                params=task.params,
+                scores=dict(
+                    accuracy=float(accuracy_score(y[idx], y_pred)),
+                    balanced_accuracy=float(balanced_accuracy_score(y[idx], y_pred)),
+                ),
+            )
+        )
+    return rows
+
+
+def _task_keys(task: _Task) -> list[str]:
+    fold = task.fold
+    if fold.score_by_session:
+        sessions = [str(s) for s in pd.unique(task.sessions[fold.test])]
+    else:
+        sessions = [fold.session]
+    return [
+        fit_key(
+            task.dataset,
+            task.protocol,
+            fold.subject,
+            s,
+            fold.index,
+            task.pipeline_name,
+            task.params_hash,
+        )
+        for s in sessions
+    ]
+
+
+# ----------------------------------------------------------------------------- executors
+class _Serial:
+    """Runs tasks in this process as they are submitted."""
+
+    def __init__(self):
+        self._done = []
+
+    def put_data(self, X, y):
+        return X, y
+
+    def submit(self, task, data):
+        try:
+            self._done.append((task, _run_task(task, *data), None))
+        except Exception:  # noqa: BLE001 - reported, not swallowed
+            self._done.append((task, None, traceback.format_exc()))
+
+    def ready(self, block: bool):
+        done, self._done = self._done, []
+        return done
+
+    def close(self):
+        pass
+
+
+class _Dask:
+    """Runs tasks on a dask.distributed cluster; results come back as they finish.
+
+    GPU fits ask for the worker resource ``GPU`` (one unit), so a worker started
+    with ``--resources GPU=1`` trains one network at a time.
+    """
+
+    def __init__(self, scheduler=None, n_workers=None, gpu=False):
+        from distributed import Client, LocalCluster, as_completed
+
+        self._cluster = None
+        if scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=n_workers or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                resources={"GPU": 1} if gpu else None,
+            )
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(scheduler)
+        self._gpu = gpu
+        self._pending = as_completed()
+        self._tasks = {}
+        logger.info(f"Dask cluster: {self.client}")
+
+    def put_data(self, X, y):
+        return self.client.scatter([X, y], broadcast=False)
+
+    def submit(self, task, data):
+        resources = {"GPU": 1} if self._gpu and _uses_device(task.estimator) else None
+        future = self.client.submit(
+            _run_task, task, *data, pure=False, resources=resources
+        )
+        self._tasks[future.key] = task
+        self._pending.add(future)
+
+    def ready(self, block: bool):
+        if not block and not self._pending.has_ready():
+            return []
+        futures = (
+            self._pending.next_batch(block=True)
+            if block
+            else self._pending.next_batch(block=False)
+        )
+        out = []
+        for future in futures:
+            task = self._tasks.pop(future.key)
+            try:
+                out.append((task, future.result(), None))
+            except Exception:  # noqa: BLE001 - reported, not swallowed
+                out.append((task, None, traceback.format_exc()))
+            future.release()
+        return out
+
+    def pending(self) -> int:
+        return self._pending.count()
+
+    def close(self):
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+# ----------------------------------------------------------------------------- data
+def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=()):
+    kwargs = {}
+    if extra_columns:
+        from moabb.datasets.base import BaseDataset
+
+        method = getattr(type(spec.dataset), "get_additional_metadata", None)
+        if method is None or method is BaseDataset.get_additional_metadata:
+            raise ValueError(
+                f"{spec.code} gives no per-trial metadata column {list(extra_columns)} "
+                "(MOABB's get_additional_metadata); group by 'run' (--group run) or "
+                "choose another protocol."
+            )
+        kwargs["additional_metadata"] = list(extra_columns)
+    X, labels, metadata = paradigm.get_data(
+        spec.dataset, subjects=list(subjects), **kwargs
+    )
+    X = np.asarray(X)
+    if spec.scale != 1.0:
+        X = X * spec.scale
+    return X, np.asarray(labels), metadata.reset_index(drop=True)
+
+
+def _units(spec: BenchmarkDataset, protocol: Protocol, subjects):
+    """Subject sets loaded together: one subject at a time unless folds mix subjects."""
+    if protocol.scope == "dataset":
+        return [tuple(subjects)]
+    return [(s,) for s in subjects]
+
+
+@verbose
+def run_benchmark(
+    datasets,
+    pipelines,
+    *,
+    protocol="default",
+    results="results.sqlite",
+    subjects=None,
+    scheduler=None,
+    n_workers=None,
+    progress: bool = True,
+    verbose=None,
+) -> pd.DataFrame:
+    """Run a benchmark and store one row per fit.
+
+    Fits already in ``results`` (same dataset, protocol, subject, session,
+    fold, pipeline and parameters) are skipped, so an interrupted run resumes
+    where it stopped. Each finished fit is committed at once.
+
+    Parameters
+    ----------
+    datasets : str | BenchmarkDataset | list of them
+        Dataset names (see :func:`~mne_neurosketch.benchmark.resolve_dataset`)
+        or resolved datasets.
+    pipelines : dict | list of str
+        ``{name: estimator}`` (any scikit-learn estimator taking MOABB's
+        arrays) or names of :data:`~mne_neurosketch.benchmark.PIPELINES`
+        (built with their defaults).
+    protocol : str | Protocol
+        ``"default"`` uses each dataset's default protocol (MOABB datasets:
+        ``"within-session"``; the corpora: the paper's). Otherwise a name of
+        :data:`~mne_neurosketch.benchmark.PROTOCOLS` or a protocol object.
+    results : path-like | ResultsStore
+        The results file.
+    subjects : list of int | None
+        Subjects to run; ``None`` uses each dataset's default subjects.
+    scheduler : str | None
+        Address of a running Dask scheduler (``tcp://host:8786``) to send the
+        fits to.
+    n_workers : int | None
+        Start a local Dask cluster with this many worker processes (one fit
+        at a time each). ``None`` with no ``scheduler`` runs in this process.
+    progress : bool
+        Show a progress bar over the fits.
+    verbose : bool | str | int | None
+        Control verbosity of the logging output (one line per fit at
+        ``"INFO"``). If ``None``, use the default verbosity level. See
+        :func:`mne.verbose`.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        This run's results (including fits found in the store) in MOABB's
+        format (see :meth:`ResultsStore.to_dataframe`). ``df.attrs["summary"]``
+        holds a :class:`RunSummary`.
+
+    Raises
+    ------
+    RuntimeError
+        If some fits failed; every other fit is stored and the message lists
+        the failures.
+    """
+    store = _as_store(results)
+    if isinstance(datasets, (str, BenchmarkDataset)):
+        datasets = [datasets]
+    specs = [
+        d if isinstance(d, BenchmarkDataset) else resolve_dataset(d) for d in datasets
+    ]
+    if isinstance(pipelines, Mapping):
+        estimators = dict(pipelines)
+    else:
+        from .pipelines import make_pipelines
+
+        estimators = make_pipelines(list(pipelines))
+    if not estimators:
+        raise ValueError("No pipelines given; pass at least one model.")
+    gpu = (
+        any(
+            str(value).startswith(("cuda", "auto"))
+            for est in estimators.values()
+            for name, value in est.get_params().items()
+            if _is_device_param(name)
+        )
+        and _cuda_available()
+    )
+    if scheduler is not None or n_workers is not None:
+        executor = _Dask(scheduler=scheduler, n_workers=n_workers, gpu=gpu)
+    else:
+        executor = _Serial()
+    summary = RunSummary()
+    done = store.keys()
+    wanted = []  # (dataset code, protocol id, pipeline, params hash)
+    try:
+        plans = [_plan(spec, protocol, subjects, estimators) for spec in specs]
+        # The number of folds is known once a subject's trials are loaded, so the
+        # bar's total grows as the run goes.
+        bar = tqdm(total=0, desc="Fits", unit="fit", disable=not progress)
+        for plan in plans:
+            wanted.extend(plan.wanted)
+            for tasks_by_input, loaded in plan.iter_units():
+                for input_kind, tasks in tasks_by_input.items():
+                    todo = [t for t in tasks if not set(_task_keys(t)) <= done]
+                    n_skip = len(tasks) - len(todo)
+                    summary.n_total += len(tasks)
+                    summary.n_skipped += n_skip
+                    bar.total += len(tasks)
+                    bar.update(n_skip)
+                    if not todo:
+                        continue
+                    data = executor.put_data(*loaded[input_kind])
+                    for task in todo:
+                        executor.submit(task, data)
+                        # Commit each finished fit at once (a serial fit is finished
+                        # here; Dask results are taken as they arrive).
+                        _collect(executor, store, summary, bar, block=False)
+        while isinstance(executor, _Dask) and executor.pending():
+            _collect(executor, store, summary, bar, block=True)
+        _collect(executor, store, summary, bar, block=False)
+        bar.close()
+    finally:
+        executor.close()
+    df = _select(store.to_dataframe(), wanted)
+    df.attrs["summary"] = summary
+    logger.info(
+        f"{summary.n_run} fits run, {summary.n_skipped} found in {store.path}, "
+        f"{summary.n_failed} failed."
+    )
+    if summary.failures:
+        raise RuntimeError(
+            f"{summary.n_failed} fit(s) failed (the {summary.n_run} others are stored in "
+            f"{store.path}; rerun to retry the failed ones):\n"
+            + "\n".join(summary.failures)
+        )
+    return df
+
+
+def _is_device_param(name: str) -> bool:
+    return name == "device" or name.endswith("__device")
+
+
+def _uses_device(estimator) -> bool:
+    """Whether the estimator has a torch ``device`` (a network to train)."""
+    return any(_is_device_param(name) for name in estimator.get_params())
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _collect(executor, store: ResultsStore, summary: RunSummary, bar, block: bool):
+    for task, rows, error in executor.ready(block):
+        bar.update(1)
+        if error is not None:
+            summary.n_failed += 1
+            last = error.strip().splitlines()[-1]
+            summary.failures.append(f"{task.describe()}: {last}")
+            logger.error(f"Fit failed: {task.describe()}\n{error}")
+            continue
+        store.add([FitRecord(**row) for row in rows])
+        summary.n_run += 1
+        for row in rows:
+            logger.info(
+                f"{task.describe()}: score {row['score']:.3f} "
+                f"(fit {row['fit_time']:.1f} s on {row['device']})"
+            )
+
+
+def _select(df: pd.DataFrame, wanted) -> pd.DataFrame:
+    if df.empty:
+        return df
+    keys = set(wanted)
+    mask = [
+        (d, p, n, h) in keys
+        for d, p, n, h in zip(
+            df["dataset"], df["protocol"], df["pipeline"], df["params_hash"]
+        )
+    ]
+    return df[np.asarray(mask, bool)].reset_index(drop=True)
+
+
+@dataclass
+class _Plan:
+    """The fits of one dataset under one protocol."""
+
+    spec: BenchmarkDataset
+    protocol: Protocol
+    protocol_id: str
+    subjects: list
+    estimators: dict
+    inputs: dict  # pipeline name -> input kind
+    hashes: dict  # pipeline name -> (hash, params)
+    wanted: list = field(default_factory=list)
+
+    def iter_units(self):
+        """Yield ``({input kind: [tasks]}, {input kind: (X, y)})`` per unit of data."""
+        for unit in _units(self.spec, self.protocol, self.subjects):
+            loaded = {}
+            extra = [
+                c
+                for c in getattr(self.protocol, "extra_columns", ())
+                if c not in ("subject", "session", "run")
+            ]
+            for kind in sorted(set(self.inputs.values())):
+                loaded[kind] = _load(self.spec, self.spec.paradigm(kind), unit, extra)
+            X0, labels0, meta = next(iter(loaded.values()))
+            for kind, (X, labels, m) in loaded.items():
+                if len(labels) != len(labels0) or not np.array_equal(labels, labels0):
+                    raise RuntimeError(
+                        f"{self.spec.code}: the {kind!r} paradigm gives other trials "
+                        "than the others; the pipelines would not be compared on the "
+                        "same data."
+                    )
+            y = LabelEncoder().fit_transform(labels0)
+            sessions = meta["session"].astype(str).to_numpy()
+            n_sessions = {
+                str(s): int(
+                    meta.loc[meta["subject"].astype(str) == str(s), "session"].nunique()
+                )
+                for s in meta["subject"].unique()
+            }
+            folds = list(self.protocol.split(y, meta))
+            if not folds:
+                logger.warning(
+                    f"{self.spec.code}: the {self.protocol.name} protocol gives no fold "
+                    f"for subject(s) {list(unit)} (e.g. a single session for "
+                    "cross-session); skipped."
+                )
+            tasks = {kind: [] for kind in loaded}
+            for fold in folds:
+                for name, estimator in self.estimators.items():
+                    h, params = self.hashes[name]
+                    tasks[self.inputs[name]].append(
+                        _Task(
+                            pipeline_name=name,
+                            estimator=estimator,
+                            params_hash=h,
+                            fold=fold,
+                            dataset=self.spec.code,
+                            protocol=self.protocol_id,
+                            scoring=self.spec.paradigm(self.inputs[name]).scoring,
+                            n_classes=len(np.unique(y)),
+                            n_sessions=n_sessions,
+                            sessions=sessions,
+                            params=params,
+                        )
+                    )
+            yield tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
+
+
+def _plan(spec: BenchmarkDataset, protocol, subjects, estimators) -> _Plan:
+    if isinstance(protocol, Protocol):
+        proto = protocol
+    elif protocol in (None, "default"):
+        proto = make_protocol(spec.default_protocol, **spec.protocol_params)
+    else:
+        params = spec.protocol_params if protocol == spec.default_protocol else {}
+        proto = make_protocol(protocol, **params)
+    subjects = list(spec.subjects if subjects is None else subjects)
+    spec.check_subjects(subjects)
+    proto_id = proto.id
+    if proto.scope == "dataset":
+        # The training set depends on which subjects take part.
+        proto_id += "[subjects=" + ",".join(map(str, sorted(subjects))) + "]"
+    # Inputs without a paradigm of their own share the "signal" one (loaded once).
+    inputs = {
+        name: kind if kind in spec.paradigms else "signal"
+        for name, kind in ((n, _input_kind(n)) for n in estimators)
+    }
+    hashes = {
+        name: _fit_hash(est, spec.paradigm(inputs[name]), spec.scale)
+        for name, est in estimators.items()
+    }
+    plan = _Plan(spec, proto, proto_id, subjects, estimators, inputs, hashes)
+    plan.wanted = [(spec.code, proto_id, name, hashes[name][0]) for name in estimators]
+    return plan
+
+
+def _input_kind(name: str) -> str:
+    try:
+        return PIPELINES[resolve_model_name(name)].input
+    except ValueError:
+        return "signal"

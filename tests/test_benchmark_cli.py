@@ -1,0 +1,227 @@
+"""The ``neurosketch`` command: help, list, benchmark, report and errors."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mne_neurosketch.benchmark import ResultsStore
+from mne_neurosketch.benchmark.cli import main
+
+
+def test_help_a_newcomer_can_follow(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "benchmark" in out and "report" in out and "list" in out
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    out = capsys.readouterr().out
+    for text in (
+        "neurosketch benchmark --dataset simulated-seeddv",
+        "--scheduler",
+        "--n-workers",
+        "--max-epochs",
+        "--device",
+        "resum",
+    ):
+        assert text in out
+    assert main([]) == 2  # no command: the help, and a usage error status
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "NeuroSketch",
+        "ShallowFBCSPNet",
+        "TSLR",
+        "simulated-seeddv",
+        "Kalunga2016",
+        "within-session",
+        "grouped",
+    ):
+        assert text in out
+
+
+def test_benchmark_then_report(tmp_path, capsys):
+    results = tmp_path / "res.sqlite"
+    code = main(
+        [
+            "benchmark",
+            "--dataset",
+            "fake",
+            "--models",
+            "TS+LR",
+            "MDM",
+            "--subjects",
+            "1-2",
+            "--n-splits",
+            "3",
+            "--results",
+            str(results),
+            "--report",
+            str(tmp_path / "rep"),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "protocol" in out and "| TSLR |" in out and "| MDM |" in out
+    df = ResultsStore(results).to_dataframe()
+    assert sorted(df["subject"].unique()) == ["1", "2"]
+    assert set(df["protocol"]) == {"within-session(n_splits=3)"}
+    rep = tmp_path / "rep"
+    for name in (
+        "summary.md",
+        "summary.csv",
+        "results.csv",
+        "stats.csv",
+        "report.md",
+        "score_plot.png",
+        "score_plot.svg",
+        "significance.png",
+    ):
+        assert (rep / name).is_file(), name
+    # Without NeuroSketch, the first pipeline is the paired plots' reference.
+    assert [p.name for p in rep.glob("paired_*.png")] == ["paired_TSLR_vs_MDM.png"]
+    summary = pd.read_csv(rep / "summary.csv")
+    assert set(summary["pipeline"]) == {"TSLR", "MDM"}
+    assert summary["score_mean"].between(0, 1).all()
+    # Rerun: nothing new to fit, same table.
+    assert (
+        main(
+            [
+                "benchmark",
+                "--dataset",
+                "fake",
+                "--models",
+                "TSLR",
+                "MDM",
+                "--subjects",
+                "1",
+                "2",
+                "--n-splits",
+                "3",
+                "--results",
+                str(results),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert len(ResultsStore(results)) == 2 * 2 * 3
+
+    assert (
+        main(["report", str(results), "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "| TSLR |" in out
+    assert (tmp_path / "r2" / "summary.md").is_file()
+    assert not list((tmp_path / "r2").glob("*.png"))
+
+
+def test_clear_errors(tmp_path, capsys):
+    res = str(tmp_path / "r.sqlite")
+    assert (
+        main(["benchmark", "--dataset", "nope", "--models", "TSLR", "--results", res])
+        == 2
+    )
+    assert "Unknown dataset 'nope'" in capsys.readouterr().err
+    assert (
+        main(["benchmark", "--dataset", "fake", "--models", "CNN", "--results", res]) == 2
+    )
+    assert "Unknown model 'CNN'" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "benchmark",
+                "--dataset",
+                "fake",
+                "--models",
+                "TSLR",
+                "--subjects",
+                "7",
+                "--results",
+                res,
+            ]
+        )
+        == 2
+    )
+    assert "no subject(s) [7]" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["report", str(tmp_path / "missing.sqlite")])
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--dataset", "fake", "--max-epochs", "0"])
+
+
+def test_console_script():
+    exe = shutil.which("neurosketch", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("the neurosketch console script is not installed")
+    proc = subprocess.run(
+        [exe, "list", "protocols"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cross-subject" in proc.stdout
+
+
+def test_killed_run_resumes(tmp_path):
+    """SIGKILL mid-run: the fits already committed stay, the rerun does only the rest."""
+    results = tmp_path / "res.sqlite"
+    args = [
+        "benchmark",
+        "--dataset",
+        "fake",
+        "--models",
+        "TSLR",
+        "EEGNet",
+        "--max-epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--n-splits",
+        "3",
+        "--results",
+        str(results),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from mne_neurosketch.benchmark.cli import "
+            "main; sys.exit(main(sys.argv[1:]))",
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    n_before = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists():
+            n_before = len(ResultsStore(results))
+            if n_before >= 3:
+                break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = ResultsStore(results).to_dataframe(level="fold")
+    total = 3 * 3 * 2  # subjects x folds x models
+    assert 3 <= len(before) < total, "the run was not interrupted mid-way"
+    assert main(args) == 0
+    after = ResultsStore(results).to_dataframe(level="fold")
+    assert len(after) == total
+    kept = after.merge(before, on=["subject", "fold", "pipeline"], suffixes=("", "_0"))
+    # The committed fits were skipped, not redone.
+    assert len(kept) == len(before)
+    assert (kept["created"] == kept["created_0"]).all()

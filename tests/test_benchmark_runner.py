@@ -1,0 +1,188 @@
+"""The runner: MOABB-equal scores, resume, failures, simulated corpora and Dask."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from moabb.evaluations import WithinSessionEvaluation
+
+from mne_neurosketch.benchmark import (
+    ResultsStore,
+    WithinSession,
+    make_pipeline,
+    resolve_dataset,
+    run_benchmark,
+)
+
+SCORE_COLS = [
+    "dataset",
+    "protocol",
+    "pipeline",
+    "subject",
+    "session",
+    "score",
+    "samples",
+    "samples_test",
+]
+
+
+def _sorted(df):
+    return df.sort_values(["pipeline", "subject", "session"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    return resolve_dataset("fake")
+
+
+def test_within_session_equals_moabb(fake, tmp_path):
+    """Same folds and seed as MOABB's WithinSessionEvaluation, so the same scores."""
+    pipelines = {"TSLR": make_pipeline("TSLR"), "MDM": make_pipeline("MDM")}
+    ours = run_benchmark(
+        fake, pipelines, results=tmp_path / "r.sqlite", subjects=[1, 2], progress=False
+    )
+    assert ours.attrs["summary"].n_run == 2 * 2 * 5
+    evaluation = WithinSessionEvaluation(
+        paradigm=fake.paradigm(),
+        datasets=[fake.dataset],
+        random_state=42,
+        overwrite=True,
+        hdf5_path=str(tmp_path / "moabb"),
+    )
+    fake.dataset.subject_list = [1, 2]
+    try:
+        theirs = evaluation.process(pipelines)
+    finally:
+        fake.dataset.subject_list = [1, 2, 3]
+    merged = ours.merge(
+        theirs, on=["pipeline", "subject", "session"], suffixes=("", "_moabb")
+    )
+    assert len(merged) == 4
+    # MOABB stores float32 scores.
+    np.testing.assert_allclose(merged["score"], merged["score_moabb"], rtol=1e-6)
+    np.testing.assert_array_equal(merged["samples"], merged["samples_moabb"])
+    assert set(ours["protocol"]) == {"within-session"}
+    assert set(ours["dataset"]) == {fake.code}
+
+
+def test_resume_skips_finished_fits(fake, tmp_path):
+    pipes = {"TSLR": make_pipeline("TSLR")}
+    proto = WithinSession(n_splits=3)
+    store = tmp_path / "r.sqlite"
+    first = run_benchmark(
+        fake, pipes, protocol=proto, results=store, subjects=[1], progress=False
+    )
+    assert first.attrs["summary"].n_run == 3
+    full = run_benchmark(
+        fake, pipes, protocol=proto, results=store, subjects=[1, 2], progress=False
+    )
+    summary = full.attrs["summary"]
+    assert (summary.n_total, summary.n_skipped, summary.n_run) == (6, 3, 3)
+    again = run_benchmark(
+        fake, pipes, protocol=proto, results=store, subjects=[1, 2], progress=False
+    )
+    assert again.attrs["summary"].n_run == 0
+    fresh = run_benchmark(
+        fake,
+        pipes,
+        protocol=proto,
+        results=tmp_path / "fresh.sqlite",
+        subjects=[1, 2],
+        progress=False,
+    )
+    pd.testing.assert_frame_equal(_sorted(full)[SCORE_COLS], _sorted(fresh)[SCORE_COLS])
+    # Other protocol parameters are other fits, not reused ones.
+    other = run_benchmark(
+        fake,
+        pipes,
+        protocol=WithinSession(n_splits=2),
+        results=store,
+        subjects=[1],
+        progress=False,
+    )
+    assert other.attrs["summary"].n_run == 2
+    assert set(other["protocol"]) == {"within-session(n_splits=2)"}
+    assert len(ResultsStore(store)) == 8
+
+
+def test_failed_fits_are_reported_and_others_kept(fake, tmp_path):
+    store = tmp_path / "r.sqlite"
+    pipes = {
+        "TSLR": make_pipeline("TSLR"),
+        # 36 training trials per fold: a batch of 500 cannot be formed.
+        "EEGNet": make_pipeline("EEGNet", max_epochs=1, batch_size=500, device="cpu"),
+    }
+    with pytest.raises(RuntimeError, match=r"(?s)3 fit\(s\) failed.*EEGNet.*batch_size"):
+        run_benchmark(
+            fake,
+            pipes,
+            protocol=WithinSession(n_splits=3),
+            results=store,
+            subjects=[1],
+            progress=False,
+            verbose="CRITICAL",
+        )
+    df = ResultsStore(store).to_dataframe(level="fold")
+    assert list(df["pipeline"]) == ["TSLR"] * 3
+
+
+def test_deep_pipelines_on_a_simulated_corpus(tmp_path):
+    """simulated-seeddv: real SEED-DV files, read back by the adapter, paper protocol."""
+    spec = resolve_dataset("simulated-seeddv", path=tmp_path / "sim", subjects=[1])
+    assert spec.code == "SEED-DV-simulated"
+    assert (tmp_path / "sim" / "SEED-DV" / "EEG" / "sub1.npy").is_file()
+    pipes = {
+        "TSLR": make_pipeline("TSLR"),
+        "EEGNet": make_pipeline("EEGNet", max_epochs=1, batch_size=16, device="cpu"),
+    }
+    df = run_benchmark(
+        spec, pipes, results=tmp_path / "r.sqlite", subjects=[1], progress=False
+    )
+    assert set(df["protocol"]) == {"paper(method=simple)"}
+    folds = ResultsStore(tmp_path / "r.sqlite").to_dataframe(level="fold")
+    # 4 blocks x 4 concepts x 5 clips = 80 windows: 48 train, 16 valid, 16 test.
+    assert set(folds["samples"]) == {48} and set(folds["samples_test"]) == {16}
+    assert set(folds["device"]) == {"cpu"}
+    assert set(folds["channels"]) == {62}
+    assert folds["params"].iloc[0]["scale"] == 1e6
+    tslr = df.loc[df["pipeline"] == "TSLR", "score"].item()
+    assert tslr > 0.8  # the simulated class signal is learnable
+    # A second resolve reuses the files (so the adapter's cache stays valid).
+    mtime = (tmp_path / "sim" / "SEED-DV" / "EEG" / "sub1.npy").stat().st_mtime_ns
+    resolve_dataset("simulated-seeddv", path=tmp_path / "sim", subjects=[1])
+    assert (tmp_path / "sim" / "SEED-DV" / "EEG" / "sub1.npy").stat().st_mtime_ns == mtime
+
+
+def test_dask_local_cluster_equals_serial(fake, tmp_path):
+    """A real distributed.LocalCluster on loopback gives the serial run's results."""
+    pytest.importorskip("distributed")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Dask workers, so float results match
+    try:
+        pipes = {
+            "TSLR": make_pipeline("TSLR"),
+            "MDM": make_pipeline("MDM"),
+            "EEGNet": make_pipeline("EEGNet", max_epochs=1, batch_size=16, device="cpu"),
+        }
+        proto = WithinSession(n_splits=2)
+        serial = run_benchmark(
+            fake,
+            pipes,
+            protocol=proto,
+            results=tmp_path / "s.sqlite",
+            subjects=[1, 2],
+            progress=False,
+        )
+        dask = run_benchmark(
+            fake,
+            pipes,
+            protocol=proto,
+            results=tmp_path / "d.sqlite",
+            subjects=[1, 2],
+            n_workers=2,
+            progress=False,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert dask.attrs["summary"].n_run == 3 * 2 * 2
+    pd.testing.assert_frame_equal(_sorted(serial)[SCORE_COLS], _sorted(dask)[SCORE_COLS])
