@@ -40,8 +40,11 @@ def _rel_l2(a, b):
 def test_from_reference_reproduces_logits(path):
     ref = _load(path)
     model = from_reference(
-        ref["config"], ref["state_dict"], n_chans=ref["n_chans"],
-        n_times=ref["n_times"], n_outputs=ref["n_outputs"],
+        ref["config"],
+        ref["state_dict"],
+        n_chans=ref["n_chans"],
+        n_times=ref["n_times"],
+        n_outputs=ref["n_outputs"],
     )
     assert not model.training
     expected_cls = NeuroSketchSD if ref["variant"] == "sd" else NeuroSketch
@@ -61,8 +64,11 @@ def test_from_reference_reproduces_logits(path):
 def test_reference_parameter_count(path):
     ref = _load(path)
     model = from_reference(
-        ref["config"], ref["state_dict"], n_chans=ref["n_chans"],
-        n_times=ref["n_times"], n_outputs=ref["n_outputs"],
+        ref["config"],
+        ref["state_dict"],
+        n_chans=ref["n_chans"],
+        n_times=ref["n_times"],
+        n_outputs=ref["n_outputs"],
     )
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params + _unused_bn_params(model) == ref["n_params"]
@@ -84,7 +90,9 @@ def test_full_size_parameter_counts():
         if variant == "sd":
             model = NeuroSketchSD(n_chans=4, n_times=64, n_outputs=n_outputs)
         else:
-            model = NeuroSketch(n_chans=4, n_times=64, n_outputs=n_outputs, preset=variant)
+            model = NeuroSketch(
+                n_chans=4, n_times=64, n_outputs=n_outputs, preset=variant
+            )
         n_params = sum(p.numel() for p in model.parameters())
         assert n_params + _unused_bn_params(model) == expected, key
 
@@ -92,7 +100,9 @@ def test_full_size_parameter_counts():
 def test_fold_time_layout():
     # Independent construction: row c * seg + k, column j holds x[c, j * seg + k].
     n_chans, n_times, seg = 3, 8, 3
-    x = torch.arange(2 * n_chans * n_times, dtype=torch.float32).reshape(2, n_chans, n_times)
+    x = torch.arange(2 * n_chans * n_times, dtype=torch.float32).reshape(
+        2, n_chans, n_times
+    )
     img = fold_time(x, seg)
     n_seg = -(-n_times // seg)
     assert img.shape == (2, 1, n_chans * seg, n_seg)
@@ -110,7 +120,9 @@ def test_fold_time_layout():
 @needs_reference
 def test_from_reference_rejects_bad_input():
     ref = _load(REFERENCE / "base_10ch_301t_5cls.pt")
-    sizes = dict(n_chans=ref["n_chans"], n_times=ref["n_times"], n_outputs=ref["n_outputs"])
+    sizes = dict(
+        n_chans=ref["n_chans"], n_times=ref["n_times"], n_outputs=ref["n_outputs"]
+    )
     with pytest.raises(ValueError, match="Unknown key.*'stage5_depth'"):
         from_reference({**ref["config"], "stage5_depth": 2}, ref["state_dict"], **sizes)
     extra = dict(ref["state_dict"], **{"encoder.extra.weight": torch.zeros(1)})
@@ -129,7 +141,9 @@ def test_from_reference_rejects_bad_input():
 def test_unused_block_norm_is_ignored_only_for_base():
     ref = _load(REFERENCE / "base_10ch_301t_5cls.pt")
     converted = convert_reference_state_dict(ref["state_dict"], sd=False)
-    block_norm = [k for k in ref["state_dict"] if re.match(r"encoder\.features\.\d+\.norm\.", k)]
+    block_norm = [
+        k for k in ref["state_dict"] if re.match(r"encoder\.features\.\d+\.norm\.", k)
+    ]
     n_blocks = sum(ref["config"][f"stage{i}_depth"] for i in range(1, 5))
     # weight, bias, running_mean, running_var, num_batches_tracked per block
     assert len(block_norm) == 5 * n_blocks
@@ -142,8 +156,15 @@ def test_unused_block_norm_is_ignored_only_for_base():
 )
 @pytest.mark.parametrize("cls", [NeuroSketch, NeuroSketchSD])
 def test_any_input_size(cls, n_chans, n_times):
-    kwargs = TINY if cls is NeuroSketch else dict(
-        depths=(1, 1, 1, 1), stage_widths=((16, 16),) * 4, stem_channels=(4, 4, 4), head_dim=8
+    kwargs = (
+        TINY
+        if cls is NeuroSketch
+        else dict(
+            depths=(1, 1, 1, 1),
+            stage_widths=((16, 16),) * 4,
+            stem_channels=(4, 4, 4),
+            head_dim=8,
+        )
     )
     model = cls(n_chans=n_chans, n_times=n_times, n_outputs=3, **kwargs).eval()
     with torch.no_grad():
@@ -158,7 +179,9 @@ def test_presets_and_overrides():
     assert base.depths == (2, 2, 2, 2) and base.widths == (96, 128, 160, 192)
     assert large.depths == (3, 3, 3, 3) and large.widths == (96, 144, 256, 384)
     assert len(large.blocks) == 12
-    custom = NeuroSketch(n_chans=4, n_times=100, n_outputs=2, preset="large", depths=(1, 1, 1, 1))
+    custom = NeuroSketch(
+        n_chans=4, n_times=100, n_outputs=2, preset="large", depths=(1, 1, 1, 1)
+    )
     assert custom.widths == large.widths and len(custom.blocks) == 4
     # Stage 2's first three blocks stride, as in the reference.
     strides = [

@@ -24,10 +24,14 @@ from mne_neurosketch.models import NeuroSketch, NeuroSketchSD
 N_CHANS, N_TIMES, SFREQ, N_OUTPUTS = 3, 1000, 250.0, 2
 # Small but complete configurations keep the compile/export checks quick.
 SMALL = {
-    NeuroSketch: dict(depths=(1, 2, 1, 1), widths=(16, 16, 24, 32), stem_channels=(8, 8, 8)),
+    NeuroSketch: dict(
+        depths=(1, 2, 1, 1), widths=(16, 16, 24, 32), stem_channels=(8, 8, 8)
+    ),
     NeuroSketchSD: dict(
-        depths=(1, 1, 1, 2), stage_widths=((16, 16), (16, 32), (32, 32), (32, 48)),
-        stem_channels=(8, 8, 16), head_dim=8,
+        depths=(1, 1, 1, 2),
+        stage_widths=((16, 16), (16, 32), (32, 32), (32, 48)),
+        stem_channels=(8, 8, 16),
+        head_dim=8,
     ),
 }
 MODELS = [NeuroSketch, NeuroSketchSD]
@@ -44,7 +48,9 @@ def _chs_info():
 def _epochs(n_epochs=10):
     info = mne.create_info([f"C{i + 1}" for i in range(N_CHANS)], SFREQ, "eeg")
     with info._unlock():
-        for ch, loc in zip(info["chs"], np.random.default_rng(0).standard_normal((N_CHANS, 12))):
+        for ch, loc in zip(
+            info["chs"], np.random.default_rng(0).standard_normal((N_CHANS, 12))
+        ):
             ch["loc"] = loc
     data = np.random.default_rng(1).standard_normal((n_epochs, N_CHANS, N_TIMES)) * 1e-5
     return mne.EpochsArray(data, info, verbose=False)
@@ -52,7 +58,11 @@ def _epochs(n_epochs=10):
 
 def _signal_combinations():
     """Every way to give the channels and the window, as braindecode tests."""
-    channels = [dict(n_chans=N_CHANS), dict(chs_info=True), dict(n_chans=N_CHANS, chs_info=True)]
+    channels = [
+        dict(n_chans=N_CHANS),
+        dict(chs_info=True),
+        dict(n_chans=N_CHANS, chs_info=True),
+    ]
     window = [
         dict(n_times=N_TIMES),
         dict(n_times=N_TIMES, sfreq=SFREQ),
@@ -126,7 +136,14 @@ def test_final_layer_activation_and_drop_prob(cls):
     activations = [p for name, p in params.items() if "activation" in name]
     assert activations and all(issubclass(p.default, nn.Module) for p in activations)
     assert any("drop_prob" in name for name in params)
-    for name in ("n_chans", "n_outputs", "n_times", "chs_info", "input_window_seconds", "sfreq"):
+    for name in (
+        "n_chans",
+        "n_outputs",
+        "n_times",
+        "chs_info",
+        "input_window_seconds",
+        "sfreq",
+    ):
         assert name in params
 
 
@@ -146,7 +163,9 @@ def test_batch_of_one_in_train_mode(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_config_round_trip(cls):
-    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]).eval()
+    model = cls(
+        n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
+    ).eval()
     clone = cls.from_config(model.get_config()).eval()
     clone.load_state_dict(model.state_dict())
     x = torch.randn(2, N_CHANS, N_TIMES)
@@ -156,7 +175,9 @@ def test_config_round_trip(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_torch_compile_equals_eager(cls):
-    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]).eval()
+    model = cls(
+        n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
+    ).eval()
     x = torch.randn(1, N_CHANS, N_TIMES)
     compiled = torch.compile(model, mode="reduce-overhead", dynamic=False)
     with torch.no_grad():
@@ -167,7 +188,9 @@ def test_torch_compile_equals_eager(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_torch_export(cls):
-    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]).eval()
+    model = cls(
+        n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
+    ).eval()
     x = torch.randn(2, N_CHANS, N_TIMES)
     program = torch.export.export(model, (x,), strict=False)
     assert isinstance(program, torch.export.ExportedProgram)
@@ -177,7 +200,9 @@ def test_torch_export(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_torchscript(cls, tmp_path):
-    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]).eval()
+    model = cls(
+        n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
+    ).eval()
     x = torch.randn(2, N_CHANS, N_TIMES)
     scripted = torch.jit.script(model)
     with torch.no_grad():
@@ -192,11 +217,14 @@ def test_torchscript(cls, tmp_path):
 def test_onnx_export_equals_eager(cls, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]).eval()
+    model = cls(
+        n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
+    ).eval()
     x = torch.randn(2, N_CHANS, N_TIMES)
     path = tmp_path / "model.onnx"
-    torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["logits"],
-                      dynamo=True)
+    torch.onnx.export(
+        model, (x,), str(path), input_names=["x"], output_names=["logits"], dynamo=True
+    )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (onnx_out,) = session.run(None, {"x": x.numpy()})
     with torch.no_grad():
@@ -204,10 +232,13 @@ def test_onnx_export_equals_eager(cls, tmp_path):
 
 
 def test_summary_table_matches_models():
-    import pandas as pd
     from importlib.resources import files
 
-    table = pd.read_csv(files("mne_neurosketch.models") / "summary.csv", index_col="Model")
+    import pandas as pd
+
+    table = pd.read_csv(
+        files("mne_neurosketch.models") / "summary.csv", index_col="Model"
+    )
     badges = {"Convolution": ":bdg-success:`Convolution`"}
     for cls in MODELS:
         row = table.loc[cls.__name__]

@@ -136,6 +136,6 @@ def test_bad_inputs(tmp_path):
     boom = _Boom()
     boom.marker = marker
     np.save(fname, dict(good, times=boom), allow_pickle=True)
-    with pytest.raises(Exception, match="refusing to load"):
+    with pytest.raises(Exception, match="Refusing to unpickle"):
         ThingsEEG(1, path=root, cache=False)
     assert not marker.exists()

@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-import importlib
 import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ._pickle import UnsafePickleError, _RestrictedUnpickler
 
 __all__ = ["load_npy", "load_npy_dict", "require_file"]
 
@@ -60,54 +61,12 @@ def load_npy(fname: Path, *, mmap: bool = False) -> np.ndarray:
     return arr
 
 
-def _numpy_global(module_suffix: str, name: str):
-    # numpy 2 renamed numpy.core to numpy._core (importing the old name warns).
-    for prefix in ("numpy._core", "numpy.core"):
-        try:
-            return getattr(importlib.import_module(f"{prefix}.{module_suffix}"), name)
-        except (ImportError, AttributeError):
-            continue
-    return None  # pragma: no cover
-
-
-# Globals that ``np.save(fname, dict_of_arrays)`` pickles (numpy 1 and 2 names).
-_NUMPY_GLOBALS = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-for _suffix, _name in (
-    ("multiarray", "_reconstruct"),
-    ("multiarray", "scalar"),
-    ("numeric", "_frombuffer"),
-):
-    for _prefix in ("numpy.core", "numpy._core"):
-        _NUMPY_GLOBALS[(f"{_prefix}.{_suffix}", _name)] = _numpy_global(_suffix, _name)
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that allows only numpy array reconstruction (downloaded files)."""
-
-    def __init__(self, fid, fname):
-        super().__init__(fid)
-        self._fname = fname
-
-    def find_class(self, module, name):
-        func = _NUMPY_GLOBALS.get((module, name))
-        if func is None:
-            raise pickle.UnpicklingError(
-                f"{self._fname} refers to the Python global {module}.{name}, which a "
-                "file of this corpus never does; refusing to load it (it may run code)."
-            )
-        return func
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError(
-            f"{self._fname} uses a persistent id; refusing to load it (it may run code)."
-        )
-
-
 def load_npy_dict(fname: Path, keys) -> dict:
     """Load a ``.npy`` file holding a pickled dict of arrays, safely.
 
     The file is ``np.save(fname, {...})`` (a 0-d object array). It is read with a
-    restricted unpickler that only rebuilds numpy arrays, so a hostile file cannot
+    restricted unpickler (:mod:`._pickle`) that only rebuilds numpy arrays and
+    builtin containers, so a hostile file cannot
     run code, unlike ``np.load(..., allow_pickle=True)``.
 
     Parameters
@@ -138,10 +97,10 @@ def load_npy_dict(fname: Path, keys) -> dict:
                     f"{fname} holds a {dtype} array of shape {shape}, expected a dict "
                     "saved with np.save."
                 )
-            obj = _NumpyOnlyUnpickler(fid, fname).load()
+            obj = _RestrictedUnpickler(fid, fname).load()
+    except UnsafePickleError:
+        raise
     except pickle.UnpicklingError as exc:
-        if "refusing" in str(exc):
-            raise
         raise ValueError(
             f"Cannot read {fname}: {exc}. The file is truncated or corrupt; download "
             "it again."

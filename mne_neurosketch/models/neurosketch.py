@@ -205,7 +205,9 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
         self.stem = nn.Sequential(
             *[
                 ConvNormAct(cin, cout, seg_dim, stride, activation)
-                for cin, cout, stride in zip(stem_widths[:-1], stem_widths[1:], (2, 1, 1, 2))
+                for cin, cout, stride in zip(
+                    stem_widths[:-1], stem_widths[1:], (2, 1, 1, 2)
+                )
             ]
         )
         rates = iter(drop_path_rates(drop_prob, depths))
@@ -215,7 +217,13 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
                 stride = 2 if stage == 1 and i <= 2 else 1
                 blocks.append(
                     _SketchBlock(
-                        in_ch, width, seg_dim, stride, head_dim, next(rates), residual,
+                        in_ch,
+                        width,
+                        seg_dim,
+                        stride,
+                        head_dim,
+                        next(rates),
+                        residual,
                         activation,
                     )
                 )

@@ -39,8 +39,16 @@ class _SDBlock(nn.Module):
     """
 
     def __init__(
-        self, in_ch, out_ch, stride, head_dim, mlp_ratio, drop_path, cnn_drop,
-        mlp_drop, activation,
+        self,
+        in_ch,
+        out_ch,
+        stride,
+        head_dim,
+        mlp_ratio,
+        drop_path,
+        cnn_drop,
+        mlp_drop,
+        activation,
     ):
         super().__init__()
         if stride != 1 or in_ch != out_ch:
@@ -117,8 +125,9 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
         Number of samples per time segment of the folding.
     depths : tuple of 4 int, default=(4, 4, 4, 4)
         Number of blocks in each stage.
-    stage_widths : tuple of 4 (int, int), default=((96, 128), (192, 256), (384, 512), (768, 1024))
-        ``(width of the blocks, width of the last block)`` of each stage.
+    stage_widths : tuple of 4 (int, int)
+        ``(width of the blocks, width of the last block)`` of each stage;
+        default ``((96, 128), (192, 256), (384, 512), (768, 1024))``.
     stem_channels : tuple of 3 int, default=(64, 32, 64)
         Widths of the stem convolutions.
     head_dim : int, default=16
@@ -229,8 +238,15 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
                 stride = 2 if stage > 0 and i == 0 else 1
                 blocks.append(
                     _SDBlock(
-                        in_ch, out_ch, stride, head_dim, mlp_ratio, next(rates),
-                        cnn_drop_prob, mlp_drop_prob, block_activation,
+                        in_ch,
+                        out_ch,
+                        stride,
+                        head_dim,
+                        mlp_ratio,
+                        next(rates),
+                        cnn_drop_prob,
+                        mlp_drop_prob,
+                        block_activation,
                     )
                 )
                 in_ch = out_ch

@@ -16,16 +16,39 @@ from .neurosketch_sd import NeuroSketchSD
 _DEPTH_KEYS = ("stage1_depth", "stage2_depth", "stage3_depth", "stage4_depth")
 #: Keys of ``run/conf/model/NeuroSketch_{Base,Large}.yaml``.
 BASE_KEYS = frozenset(
-    {"name", "seg_dim", "stage1_dim", "stage2_dim", "stage3_dim", "embed_dim",
-     "head_dim", "pooling", "residual", *_DEPTH_KEYS}
+    {
+        "name",
+        "seg_dim",
+        "stage1_dim",
+        "stage2_dim",
+        "stage3_dim",
+        "embed_dim",
+        "head_dim",
+        "pooling",
+        "residual",
+        *_DEPTH_KEYS,
+    }
 )
 #: Keys of ``run/conf/model/NeuroSketch_sd.yaml``.
 SD_KEYS = frozenset(
-    {"name", "seg_dim", "embed_dim", "drop_path_rate", "mlp_dropout", "cnn_dropout",
-     "act_type", "head_dim", "mlp_ratio", *_DEPTH_KEYS}
+    {
+        "name",
+        "seg_dim",
+        "embed_dim",
+        "drop_path_rate",
+        "mlp_dropout",
+        "cnn_dropout",
+        "act_type",
+        "head_dim",
+        "mlp_ratio",
+        *_DEPTH_KEYS,
+    }
 )
 _ACTIVATIONS = {
-    "ReLU": nn.ReLU, "GELU": nn.GELU, "SiLU": nn.SiLU, "Mish": nn.Mish,
+    "ReLU": nn.ReLU,
+    "GELU": nn.GELU,
+    "SiLU": nn.SiLU,
+    "Mish": nn.Mish,
     "HardSwish": nn.Hardswish,
 }
 
@@ -33,9 +56,15 @@ _ACTIVATIONS = {
 _KEY_MAP = [
     (r"^encoder\.stem\.", "stem."),
     (r"^encoder\.features\.(\d+)\.patch_embed\.", r"blocks.\1.downsample."),
-    (r"^encoder\.features\.(\d+)\.(?:cb|mhca)\.group_conv3x3\.", r"blocks.\1.conv_branch.conv."),
+    (
+        r"^encoder\.features\.(\d+)\.(?:cb|mhca)\.group_conv3x3\.",
+        r"blocks.\1.conv_branch.conv.",
+    ),
     (r"^encoder\.features\.(\d+)\.(?:cb|mhca)\.norm\.", r"blocks.\1.conv_branch.norm."),
-    (r"^encoder\.features\.(\d+)\.(?:cb|mhca)\.projection\.", r"blocks.\1.conv_branch.proj."),
+    (
+        r"^encoder\.features\.(\d+)\.(?:cb|mhca)\.projection\.",
+        r"blocks.\1.conv_branch.proj.",
+    ),
     (r"^encoder\.features\.(\d+)\.mlp\.conv1\.", r"blocks.\1.mlp.fc1."),
     (r"^encoder\.features\.(\d+)\.mlp\.conv2\.", r"blocks.\1.mlp.fc2."),
     (r"^encoder\.features\.(\d+)\.norm\.", r"blocks.\1.mlp_norm."),
@@ -69,11 +98,15 @@ def _model_from_config(config, n_chans, n_times, n_outputs):
     signal = dict(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs)
     if not _is_sd(config):
         widths = tuple(
-            int(config[k]) for k in ("stage1_dim", "stage2_dim", "stage3_dim", "embed_dim")
+            int(config[k])
+            for k in ("stage1_dim", "stage2_dim", "stage3_dim", "embed_dim")
         )
         return NeuroSketch(
-            **signal, seg_dim=int(config.get("seg_dim", 3)), depths=depths,
-            widths=widths, head_dim=int(config.get("head_dim", 4)),
+            **signal,
+            seg_dim=int(config.get("seg_dim", 3)),
+            depths=depths,
+            widths=widths,
+            head_dim=int(config.get("head_dim", 4)),
             pooling=config.get("pooling", "gem"),
             residual=bool(config.get("residual", True)),
         )
@@ -84,9 +117,12 @@ def _model_from_config(config, n_chans, n_times, n_outputs):
             f"values are {sorted(_ACTIVATIONS)}."
         )
     model = NeuroSketchSD(
-        **signal, seg_dim=int(config.get("seg_dim", 3)), depths=depths,
+        **signal,
+        seg_dim=int(config.get("seg_dim", 3)),
+        depths=depths,
         head_dim=int(config.get("head_dim", 32)),
-        mlp_ratio=float(config.get("mlp_ratio", 3)), activation=_ACTIVATIONS[act],
+        mlp_ratio=float(config.get("mlp_ratio", 3)),
+        activation=_ACTIVATIONS[act],
         drop_prob=float(config.get("drop_path_rate", 0.0)),
         cnn_drop_prob=float(config.get("cnn_dropout", 0.0)),
         mlp_drop_prob=float(config.get("mlp_dropout", 0.0)),
