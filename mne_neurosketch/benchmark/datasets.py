@@ -155,7 +155,9 @@ CORPORA: dict[str, _Corpus] = {
         {"task": "test"},
         {"method": "n_fold"},
         "THINGS-EEG2 test set, 200 concepts, EEG 17 x 100 (10 subjects)",
-        {"class_signal": 0.5, "tasks": ("test",)},
+        # 8 images x 10 repetitions = 80 trials per subject.
+        {"class_signal": 0.5, "tasks": ("test",), "n_test_images": 8,
+         "n_test_repetitions": 10},
     ),
     "duin": _Corpus(
         "du_in",

@@ -103,16 +103,18 @@ def format_table(table: pd.DataFrame, *, percent: bool = True) -> str:
     -------
     text : str
         A Markdown table, one row per pipeline and one column per dataset,
-        cells ``mean ± std``.
+        cells ``mean ± std`` (``mean`` alone for a single subject).
     """
     if table.empty:
         return "(no results)"
-    scale = 100.0 if percent else 1.0
+    scale, fmt = (100.0, ".1f") if percent else (1.0, ".3f")
+
+    def cell(mean, std):  # one subject has no spread
+        text = f"{mean * scale:{fmt}}"
+        return text if np.isnan(std) else f"{text} ± {std * scale:{fmt}}"
+
     cells = table.assign(
-        cell=[
-            f"{m * scale:.1f} ± {s * scale:.1f}" if percent else f"{m:.3f} ± {s:.3f}"
-            for m, s in zip(table["score_mean"], table["score_std"])
-        ]
+        cell=[cell(m, s) for m, s in zip(table["score_mean"], table["score_std"])]
     )
     wide = cells.pivot(index="pipeline", columns="dataset", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table["pipeline"])))

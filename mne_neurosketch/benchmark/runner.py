@@ -25,6 +25,7 @@ from hashlib import sha1
 
 import numpy as np
 import pandas as pd
+from mne.utils import use_log_level
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer
 from sklearn.preprocessing import LabelEncoder
@@ -79,6 +80,9 @@ class _Task:
     n_sessions: dict
     sessions: np.ndarray
     params: dict
+    # The caller's MNE log level: worker processes start at MNE's default
+    # (INFO), which would print every epoch table.
+    log_level: int = 30
 
     def describe(self) -> str:
         f = self.fold
@@ -139,6 +143,11 @@ def _fit(estimator, X, y, fold: Fold):
 
 def _run_task(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
     """Fit and score one fold; return the rows (plain dicts) to store."""
+    with use_log_level(task.log_level):
+        return _fit_and_score(task, X, y)
+
+
+def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
     estimator = clone(task.estimator)
     t0 = time.perf_counter()
     _fit(estimator, X, y, task.fold)
@@ -573,6 +582,7 @@ class _Plan:
                             n_sessions=n_sessions,
                             sessions=sessions,
                             params=params,
+                            log_level=logger.level,
                         )
                     )
             yield tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
