@@ -32,6 +32,18 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..utils import logger, verbose
 
+__all__ = [
+    "DeviceBatches",
+    "OnlinePredictor",
+    "OnnxModel",
+    "TrainStep",
+    "export_onnx",
+    "fuse_batchnorm",
+    "make_adamw",
+    "optimize_for_inference",
+    "predict_logits",
+]
+
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
