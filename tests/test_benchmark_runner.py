@@ -186,3 +186,18 @@ def test_dask_local_cluster_equals_serial(fake, tmp_path):
         torch.set_num_threads(threads)
     assert dask.attrs["summary"].n_run == 3 * 2 * 2
     pd.testing.assert_frame_equal(_sorted(serial)[SCORE_COLS], _sorted(dask)[SCORE_COLS])
+
+
+@pytest.mark.parametrize("level, table", [("INFO", False), ("DEBUG", True)])
+def test_epoch_tables_only_at_debug(fake, tmp_path, level, table):
+    from mne.utils import catch_logging
+
+    pipelines = {"EEGNet": make_pipeline("EEGNet", max_epochs=2, batch_size=8,
+                                         device="cpu")}
+    with catch_logging(verbose=level) as log:
+        run_benchmark(fake, pipelines, results=tmp_path / "r.sqlite", subjects=[1],
+                      protocol=WithinSession(n_splits=2), progress=False,
+                      verbose=level)
+    text = log.getvalue()
+    assert "fits run" in text  # the run's own INFO line
+    assert ("valid_acc" in text) is table

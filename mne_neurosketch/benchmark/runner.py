@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hashlib import sha1
+from logging import DEBUG, WARNING
 
 import numpy as np
 import pandas as pd
@@ -80,9 +81,8 @@ class _Task:
     n_sessions: dict
     sessions: np.ndarray
     params: dict
-    # The caller's MNE log level: worker processes start at MNE's default
-    # (INFO), which would print every epoch table.
-    log_level: int = 30
+    # The caller's MNE log level: worker processes start at MNE's default.
+    log_level: int = WARNING
 
     def describe(self) -> str:
         f = self.fold
@@ -143,7 +143,9 @@ def _fit(estimator, X, y, fold: Fold):
 
 def _run_task(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
     """Fit and score one fold; return the rows (plain dicts) to store."""
-    with use_log_level(task.log_level):
+    # Epoch tables only at DEBUG: at INFO the run logs one line per fit.
+    level = task.log_level if task.log_level <= DEBUG else max(task.log_level, WARNING)
+    with use_log_level(level):
         return _fit_and_score(task, X, y)
 
 
@@ -382,7 +384,8 @@ def run_benchmark(
         Show a progress bar over the fits.
     verbose : bool | str | int | None
         Control verbosity of the logging output (one line per fit at
-        ``"INFO"``). If ``None``, use the default verbosity level. See
+        ``"INFO"``, and each network's epoch table at ``"DEBUG"``). If ``None``,
+        use the default verbosity level. See
         :func:`mne.verbose`.
 
     Returns
