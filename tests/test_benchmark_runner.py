@@ -201,3 +201,19 @@ def test_epoch_tables_only_at_debug(fake, tmp_path, level, table):
     text = log.getvalue()
     assert "fits run" in text  # the run's own INFO line
     assert ("valid_acc" in text) is table
+
+
+def test_report_leaves_partial_pipelines_out_of_statistics(fake, tmp_path):
+    from mne_neurosketch.benchmark.report import make_report
+
+    results = tmp_path / "r.sqlite"
+    both = {"TSLR": make_pipeline("TSLR"), "MDM": make_pipeline("MDM")}
+    run_benchmark(fake, both, results=results, subjects=[1, 2, 3], progress=False)
+    partial = {"MDM-one": make_pipeline("MDM")}
+    run_benchmark(fake, partial, results=results, subjects=[1], progress=False)
+    files = make_report(results, tmp_path / "report", formats=("png",))
+    names = {p.name for p in next(iter(files.values()))}
+    stats = pd.read_csv(tmp_path / "report" / "stats.csv")
+    assert set(stats["pipe1"]) | set(stats["pipe2"]) == {"TSLR", "MDM"}
+    assert {"significance.png", "score_plot.png"} <= names
+    assert "MDM-one" in (tmp_path / "report" / "summary.md").read_text()

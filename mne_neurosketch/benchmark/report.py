@@ -184,14 +184,15 @@ def _figures(df, out, reference, formats, stats) -> list[Path]:
         paths += _save(
             fig, out, f"paired_{_safe_name(other)}_vs_{_safe_name(ref)}", formats
         )
-    if stats is not None and len(pipelines) > 1:
+    tested = [] if stats is None else sorted(set(stats["pipe1"]) | set(stats["pipe2"]))
+    if len(tested) > 1:
         from moabb.analysis.meta_analysis import find_significant_differences
 
         P, T = find_significant_differences(stats)
         fig = mplt.summary_plot(P, T)
         paths += _save(fig, out, "significance", formats)
-        for other in pipelines:
-            if other == ref:
+        for other in tested:
+            if other == ref or ref not in tested:
                 continue
             fig = mplt.meta_analysis_plot(stats, ref, other)
             paths += _save(
@@ -200,11 +201,26 @@ def _figures(df, out, reference, formats, stats) -> list[Path]:
     return paths
 
 
+def _complete(g: pd.DataFrame) -> pd.DataFrame:
+    """The pipelines of one dataset that have every subject-session (paired tests)."""
+    keys = ["subject", "session"]
+    n_rows = len(g[keys].drop_duplicates())
+    covered = g.groupby("pipeline")[keys].apply(lambda x: len(x.drop_duplicates()))
+    partial = sorted(covered.index[covered < n_rows])
+    if partial:
+        logger.warning(
+            f"{', '.join(partial)} lack some subjects of {g['dataset'].iloc[0]}; "
+            "left out of its statistics (run them on every subject to compare)."
+        )
+    return g[~g["pipeline"].isin(partial)]
+
+
 def _statistics(df: pd.DataFrame):
     """MOABB's per-dataset statistics, or None when there is nothing to compare."""
     from moabb.analysis.meta_analysis import compute_dataset_statistics
 
-    usable = df.groupby("dataset").filter(
+    usable = pd.concat([_complete(g) for _, g in df.groupby("dataset")] or [df[:0]])
+    usable = usable.groupby("dataset").filter(
         lambda g: g["subject"].nunique() >= 2 and g["pipeline"].nunique() >= 2
     )
     if usable.empty:

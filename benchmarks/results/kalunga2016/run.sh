@@ -21,6 +21,8 @@ for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch; do
     # shellcheck disable=SC2086
     neurosketch benchmark "${common[@]}" --models $models --no-progress
 done
-# One command for all five (finds every fit above in the store) and the report.
+# One command for all five (finds every fit above in the store), then the report.
 neurosketch benchmark "${common[@]}" --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \
-    --no-progress --report "$here"
+    --no-progress
+neurosketch report "$here/kalunga2016.sqlite" --out "$here" --formats png \
+    --title "Kalunga2016 (SSVEP), within-session, subjects 1-11"
