@@ -2,7 +2,7 @@
 
 NeuroSketch-Base with the paper's recipe but no mixup, shift, noise or masking,
 on subjects 1-3 (a small run: the full run's budget, 100 epochs, batch 16),
-stored in the same results file under the name ``NeuroSketch-noaug``.
+stored in ``kalunga2016_noaug.sqlite`` under the name ``NeuroSketch-noaug``.
 
 Usage: MNE_DATASETS_SSVEPEXO_PATH=<mne_data> MOABB_DOWNLOAD_PROVIDER=upstream \
     python benchmarks/results/kalunga2016/variant_noaug.py
@@ -25,6 +25,6 @@ if __name__ == "__main__":  # Dask-safe entry point
         "Kalunga2016",
         pipelines,
         subjects=[1, 2, 3],
-        results=here / "kalunga2016.sqlite",
+        results=here / "kalunga2016_noaug.sqlite",
         progress=False,
     )
