@@ -445,7 +445,7 @@ def main(argv=None) -> int:
     code : int
         Exit status.
     """
-    _quiet_warnings()  # before the parser imports braindecode
+    _quiet_warnings()  # before the parser imports moabb and pyriemann
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
