@@ -54,9 +54,16 @@ def noise_data(n=24, n_chans=3, n_times=40, seed=0):
 # ---------------------------------------------------------------------------
 # scikit-learn compliance
 # ---------------------------------------------------------------------------
-@parametrize_with_checks(
-    [tiny_clf(max_epochs=4, lr=5e-3)]  # enough to pass check_classifiers_train
-)
+#: The recipe's augmentations (masking, shift, mixup) are made for long
+#: multichannel trials; on scikit-learn's 2-feature blobs they only add noise,
+#: and left the training accuracy near the check's 0.83 threshold (it failed
+#: on one CPU). Without them this configuration scores 0.92-0.94 on the 3-class
+#: blobs and 0.97 on the binary ones over seeds 0-3, well clear of it.
+NO_AUGMENTATION = dict(mixup_p=0.0, shift_p=0.0, noise_p=0.0, channel_mask_p=0.0,
+                       time_mask_p=0.0)
+
+
+@parametrize_with_checks([tiny_clf(max_epochs=6, lr=1e-2, **NO_AUGMENTATION)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
