@@ -10,6 +10,7 @@ TorchScript and ONNX.
 
 import inspect
 import itertools
+import types
 
 import mne
 import numpy as np
@@ -247,3 +248,45 @@ def test_summary_table_matches_models():
             assert badges[category] in cls.__doc__
         model = eval(row["get_#Parameters"], {cls.__name__: cls})  # noqa: S307
         assert sum(p.numel() for p in model.parameters()) == row["#Parameters"]
+
+
+def _as_plain_module(model):
+    """The model rebuilt as a bare ``nn.Module``, as braindecode's scripting test does.
+
+    Children and attributes are copied onto an ``nn.Module`` instance and the
+    class's public methods are bound to it, so ``torch.jit.script`` sees none
+    of the braindecode mixin: a ``forward`` calling another Python method
+    fails to script there.
+    """
+    plain = nn.Module()
+    for name, child in model.named_children():
+        plain.add_module(name, child)
+    for name, value in vars(model).items():
+        if name != "_modules":
+            # The mixin keeps its signal parameters as _n_chans, _n_times...
+            public = name[1:] if name in ("_n_chans", "_n_times", "_n_outputs") else name
+            setattr(plain, public, value)
+    for name, func in inspect.getmembers(type(model), inspect.isfunction):
+        if not name.startswith("_"):
+            setattr(plain, name, types.MethodType(func, plain))
+    return plain
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [(NeuroSketch, {}), (NeuroSketch, {"preset": "large"}), (NeuroSketchSD, {})],
+    ids=["base", "large", "sd"],
+)
+def test_torchscript_of_plain_module(cls, kwargs):
+    """The paper's configurations script once stripped to a plain nn.Module."""
+    model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **kwargs).eval()
+    plain = _as_plain_module(model).eval()
+    assert type(plain) is nn.Module
+    x = torch.randn(1, N_CHANS, N_TIMES)
+    with torch.no_grad():
+        eager = model(x)
+        torch.testing.assert_close(plain(x), eager)
+        scripted = torch.jit.script(plain)
+        torch.testing.assert_close(scripted(x), eager)
+    with pytest.raises(Exception, match="n_chans=3"):
+        scripted(torch.randn(1, N_CHANS + 1, N_TIMES))  # the input check survives

@@ -242,7 +242,12 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_outputs)`` for input ``(batch, n_chans, n_times)``."""
-        return self.final_layer(self.pool(self.forward_features(x)))
+        # Written out rather than calling forward_features: TorchScript cannot
+        # follow a method call once the model is converted to a plain nn.Module
+        # (braindecode's generic scripting test does this).
+        check_input(x, self._in_chans)
+        x = self.final_norm(self.blocks(self.stem(fold_time(x, self.seg_dim))))
+        return self.final_layer(self.pool(x))
 
 
 def _check_stages(depths, widths, head_dim, seg_dim):
