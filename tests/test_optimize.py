@@ -214,6 +214,10 @@ def test_online_predictor(rng):
     online.push(stream[:, :30])
     online.push(stream[:, 30:])
     assert online.ready
+    before = online.decision_function()
+    online.push(np.empty((5, 0), dtype=np.float32))  # an empty read: no-op
+    online.push(stream[:, :0])
+    np.testing.assert_array_equal(online.decision_function(), before)
     assert (
         _rel(online.decision_function(), online.decision_function(stream[:, -61:])) < 1e-6
     )

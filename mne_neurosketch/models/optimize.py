@@ -433,13 +433,18 @@ class OnlinePredictor:
         return self._filled >= self.n_times
 
     def push(self, samples) -> None:
-        """Append ``samples`` of shape ``(n_chans, n_new)`` to the sliding window."""
+        """Append ``samples`` of shape ``(n_chans, n_new)`` to the sliding window.
+
+        An empty chunk (``n_new == 0``) leaves the window as it is.
+        """
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 2 or samples.shape[0] != self.n_chans:
             raise ValueError(
                 f"samples must have shape (n_chans={self.n_chans}, n_new), got "
                 f"{samples.shape}."
             )
+        if samples.shape[1] == 0:
+            return  # a stream read that returned nothing: the window is unchanged
         n_new = min(samples.shape[1], self.n_times)
         self._buffer = np.roll(self._buffer, -n_new, axis=1)
         self._buffer[:, -n_new:] = samples[:, -n_new:]
