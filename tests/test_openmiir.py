@@ -68,9 +68,13 @@ def _reference_trials(root, participant, conditions, lengths):
         verbose="error",
     )
     out = []
+    # The paper's order: stimulus, then condition as listed, then time.
     for label, stim in enumerate(STIMULUS_IDS):
-        for sample, code in sorted(
-            t for t in trials if t[1] // 10 == stim and t[1] % 10 in conditions
+        for sample, code in (
+            (sample, code)
+            for cond in conditions
+            for sample, code in sorted(trials)
+            if code == stim * 10 + cond
         ):
             epochs = mne.Epochs(
                 raw,
@@ -123,6 +127,43 @@ def test_patches_labels_order(root, tmp_path, task, conditions):
         # Patches of one trial share its trial id; trials differ.
         assert md.groupby("trial")["onset"].nunique().eq(1).all()
         assert md["trial"].nunique() == len(ref)
+
+
+def test_imagination_order_is_stimulus_condition_time(tmp_path):
+    """Patches come stimulus by stimulus, then condition 2, 3, 4, then in time.
+
+    With two repetitions the recording interleaves the conditions in time
+    (2, 3, 4, 2, 3, 4), so this order differs from time order.
+    """
+    root = simulate_openmiir(
+        tmp_path, subjects=(1,), stimuli=(24, 2), conditions=(2, 3, 4), n_repetitions=2
+    )
+    raw = mne.io.read_raw_fif(root / "eeg/mne/P01-raw.fif", verbose="error")
+    events = mne.find_events(raw, "STI 014", shortest_event=0, verbose="error")
+    codes = events[:, 2]
+    # (stimulus, condition, audio onset) of every trial, in recording order.
+    recorded = [
+        (code // 10, code % 10, events[i + 1, 0] - raw.first_samp)
+        for i, code in enumerate(codes[:-1])
+        if code < 1000 and codes[i + 1] == 1000
+    ]
+    assert [c for s, c, _ in recorded if s == 24] == [2, 3, 4, 2, 3, 4]
+    expected = [
+        (stim, cond, onset)
+        for stim in (2, 24)  # labels 1 and 11: STIMULUS_IDS order
+        for cond in (2, 3, 4)
+        for s, c, onset in recorded
+        if (s, c) == (stim, cond)
+    ]
+    md = OpenMIIR(1, path=root, task="imagination", cache=False).datasets[0].metadata
+    trials = md.drop_duplicates("trial")
+    got = list(zip(trials["stimulus"], trials["condition"], trials["onset"]))
+    assert got == expected
+    # Patches of a trial stay together and in time order.
+    assert md.groupby("trial", sort=False)["patch"].apply(
+        lambda p: list(p) == list(range(len(p)))
+    ).all()
+    assert (md["trial"].diff().fillna(1) != 0).sum() == len(expected)
 
 
 def test_bad_channels_zeroed_option(root, tmp_path):

@@ -387,8 +387,11 @@ def _epoch_patches(raw, events, meta, conditions, patch_len, raw_fname, meta_fna
     trial_ids = {tuple(ev): k for k, ev in enumerate(events[events[:, 2] < AUDIO_ONSET])}
     n_short = 0
     for label, stim in enumerate(STIMULUS_IDS):
-        codes = [stim * 10 + cond for cond in conditions]
-        onsets = events[np.isin(events[:, 2], codes)]
+        # As the paper's script: condition by condition in the order of
+        # ``conditions``, then in time (its index-based n_fold split relies on it).
+        onsets = np.concatenate(
+            [events[events[:, 2] == stim * 10 + cond] for cond in conditions]
+        )
         if not len(onsets):
             continue  # stimuli absent from the recording are tolerated
         if stim not in meta:
