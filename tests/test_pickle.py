@@ -4,10 +4,13 @@ import copyreg
 import os
 import pickle
 import pickletools
+import struct
 import subprocess
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mne_neurosketch.datasets._pickle import DotDict, UnsafePickleError, load_pickle
 from mne_neurosketch.datasets.du_in import _duin_dotdict_class
@@ -195,3 +198,245 @@ def test_dotdict_pickles_itself(tmp_path):
     np.testing.assert_array_equal(back.b.c, [0, 1])
     back.d = 3
     assert back["d"] == 3
+
+
+# ---------------------------------------------------------------------------
+# Sizes: nothing larger than the file can describe is allocated
+# ---------------------------------------------------------------------------
+class _Call:
+    """Pickles as ``func(*args)`` (with ``state`` applied), without calling it."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        if self.state is None:
+            return (self.func, self.args)
+        return (self.func, self.args, self.state)
+
+
+def _oversized_payloads():
+    from numpy._core.multiarray import _reconstruct
+
+    huge, blob = 10**12, b"x" * 2**16  # blob: pickled once, then referenced
+    payloads = {
+        "bytearray": pickle.dumps(_Call(bytearray, (huge,)), protocol=2),
+        "array-shape": pickle.dumps(
+            _Call(_reconstruct, (np.ndarray, (huge,), b"b")), protocol=4
+        ),
+        "object-array-state": pickle.dumps(
+            _Call(
+                _reconstruct,
+                (np.ndarray, (0,), b"b"),
+                (1, (10**10,), np.dtype("O"), False, [1, 2]),
+            ),
+            protocol=4,
+        ),
+        "ndarray-called": pickle.dumps(_Call(np.ndarray, ((huge,), "b")), protocol=2),
+        # Many 1 MB arrays from a few bytes each: the sum is what counts.
+        "repeated": pickle.dumps(
+            [_Call(_reconstruct, (np.ndarray, (2**20,), b"b")) for _ in range(5000)],
+            protocol=4,
+        ),
+        "list-copies": pickle.dumps([_Call(list, (blob,)) for _ in range(5000)],
+                                    protocol=4),
+    }
+    # Length prefixes announcing 10**12 bytes (BINBYTES8, BINUNICODE8, BYTEARRAY8).
+    for name, op in (("binbytes8", b"\x8e"), ("binunicode8", b"\x8d"),
+                     ("bytearray8", b"\x96")):
+        payloads[name] = b"\x80\x05" + op + struct.pack("<Q", huge) + b"abc."
+    return payloads
+
+
+def test_oversized_requests_refused_before_allocation(tmp_path):
+    """Arrays and buffers beyond what the file holds are refused, naming the file."""
+    for key, payload in _oversized_payloads().items():
+        fname = tmp_path / f"{key}.pkl"
+        fname.write_bytes(payload)
+        assert len(payload) < 150_000, key
+        with pytest.raises((UnsafePickleError, ValueError)) as err:
+            load_pickle(fname)
+        msg = str(err.value)
+        assert str(fname) in msg, key
+        if isinstance(err.value, UnsafePickleError):
+            assert "more than a genuine file" in msg or "called directly" in msg, key
+        else:
+            assert "truncated" in msg, key
+    # A genuine pickle as large as the limits allow still loads.
+    fname = tmp_path / "big.pkl"
+    arrays = [np.arange(2**18, dtype=np.float64), np.array(["a", None] * 2**12)]
+    fname.write_bytes(pickle.dumps(arrays, protocol=2))
+    out = load_pickle(fname)
+    np.testing.assert_array_equal(out[0], arrays[0])
+    np.testing.assert_array_equal(out[1], arrays[1])
+
+
+# ---------------------------------------------------------------------------
+# Property-based: random and mutated files
+# ---------------------------------------------------------------------------
+#: Stand-in module names of the same lengths as those they replace in a pickle
+#: ("numpy", "builtins"): importing either would show (the canary leaves a file,
+#: the other is a standard module nothing here imports).
+_CANARY, _STDLIB_UNUSED = "nspwn", "tabnanny"
+_ALLOWED_TYPES = (dict, list, tuple, set, frozenset, str, bytes, bytearray, int, float,
+                  complex, bool, type(None), np.ndarray, np.generic, np.dtype)
+
+
+@pytest.fixture(scope="module")
+def canary(tmp_path_factory):
+    """A module on sys.path that leaves a marker file if it is ever imported."""
+    import sys
+
+    folder = tmp_path_factory.mktemp("canary")
+    marker = folder / "imported"
+    (folder / f"{_CANARY}.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    sys.path.insert(0, str(folder))
+    try:
+        yield marker
+    finally:
+        sys.path.remove(str(folder))
+
+
+def _genuine_pickles():
+    rng = np.random.default_rng(1)
+    with _duin_dotdict_class() as StandIn:
+        records = [
+            StandIn(name="w", data_s=rng.standard_normal((2, 3)).astype(np.float32)),
+            {"ids": {1, 2}, "raw": b"\x00\xff", "z": 1 + 2j, "n": np.int64(7)},
+        ]
+        return records, [pickle.dumps(records, protocol=p) for p in (0, 2, 4, 5)]
+
+
+def _substitute(payload, old, new):
+    assert len(old) == len(new)
+    return payload.replace(old.encode(), new.encode())
+
+
+def _check_outcome(fname, sys_modules_before, canary):
+    """Load ``fname``: a load of allowed types, or an error naming the file."""
+    import sys
+
+    try:
+        obj = load_pickle(fname)
+    except (UnsafePickleError, ValueError) as err:
+        assert str(fname) in str(err)
+        obj = None
+    else:
+        stack = [obj]
+        while stack:  # every object built is of an allowed type
+            item = stack.pop()
+            assert isinstance(item, _ALLOWED_TYPES), type(item)
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple, set, frozenset)):
+                stack.extend(item)
+    assert set(sys.modules) == sys_modules_before  # nothing was imported
+    assert not canary.exists()
+    return obj
+
+
+def test_genuine_pickles_load_unchanged(tmp_path):
+    records, payloads = _genuine_pickles()
+    for protocol, payload in zip((0, 2, 4, 5), payloads):
+        fname = tmp_path / f"p{protocol}.pkl"
+        fname.write_bytes(payload)
+        out = load_pickle(fname)
+        assert type(out[0]) is DotDict and out[0].name == "w"
+        np.testing.assert_array_equal(out[0].data_s, records[0]["data_s"])
+        assert out[1] == records[1]
+
+
+_SETTINGS = dict(max_examples=60, deadline=None)
+
+
+@given(data=st.binary(max_size=200), header=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
+@settings(**_SETTINGS)
+def test_random_bytes_load_or_clear_error(tmp_path_factory, canary, data, header):
+    import sys
+
+    fname = tmp_path_factory.mktemp("random") / "data.pkl"
+    fname.write_bytes(header + data)
+    _check_outcome(fname, set(sys.modules), canary)
+
+
+@st.composite
+def _mutated(draw):
+    _, payloads = _genuine_pickles()
+    payload = bytearray(draw(st.sampled_from(payloads)))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "rename"]))
+        pos = draw(st.integers(0, max(len(payload) - 1, 0)))
+        if kind == "flip" and payload:
+            payload[pos] = draw(st.integers(0, 255))
+        elif kind == "insert":
+            payload[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "delete":
+            del payload[pos : pos + draw(st.integers(1, 8))]
+        elif kind == "truncate":
+            del payload[pos:]
+        else:  # a global renamed to a module that must never be imported
+            old, new = draw(st.sampled_from(
+                [("numpy", _CANARY), ("builtins", _STDLIB_UNUSED),
+                 ("utils.DotDict", f"{_CANARY}.DotDict")]))
+            payload = bytearray(_substitute(bytes(payload), old, new))
+    return bytes(payload)
+
+
+@given(payload=_mutated())
+@settings(**_SETTINGS)
+def test_mutated_pickles_load_or_clear_error(tmp_path_factory, canary, payload):
+    import sys
+
+    assert _STDLIB_UNUSED not in sys.modules and _CANARY not in sys.modules
+    fname = tmp_path_factory.mktemp("mutated") / "data.pkl"
+    fname.write_bytes(payload)
+    _check_outcome(fname, set(sys.modules), canary)
+
+
+def test_renamed_globals_are_refused_not_imported(tmp_path, canary):
+    """Every global renamed to an importable module is refused by name."""
+    import sys
+
+    _, payloads = _genuine_pickles()
+    for i, payload in enumerate(payloads):
+        for old, new in (("numpy", _CANARY), ("builtins", _STDLIB_UNUSED)):
+            mutated = _substitute(payload, old, new)
+            if mutated == payload:
+                continue
+            fname = tmp_path / f"{i}-{new}.pkl"
+            fname.write_bytes(mutated)
+            with pytest.raises(UnsafePickleError, match=f"'{new}") as err:
+                load_pickle(fname)
+            assert str(fname) in str(err.value)
+            _check_outcome(fname, set(sys.modules), canary)
+
+
+def test_crafted_dtype_and_array_states_refused(tmp_path):
+    """States NumPy never writes (object flags on floats, a second state) are refused."""
+    from numpy._core.multiarray import _reconstruct
+
+    flags = np.dtype("O").__reduce__()[2][-1]  # "holds object pointers"
+    genuine = np.dtype("f8").__reduce__()[2]
+    crafted = {
+        "dtype-flags": _Call(np.dtype, ("f8", False, True), genuine[:-1] + (flags,)),
+        "array-twice": _Call(
+            _reconstruct,
+            (np.ndarray, (0,), b"b"),
+            (1, (1,), np.dtype("f8"), False, b"\x00" * 8),
+        ),
+    }
+    payloads = {"dtype-flags": pickle.dumps(crafted["dtype-flags"], protocol=2)}
+    # BUILD applied twice to the same array.
+    once = pickle.dumps(crafted["array-twice"], protocol=2)
+    state_and_build = once[once.index(b"(K\x01") : -1]  # ... state, BUILD
+    payloads["array-twice"] = once[:-1] + state_and_build[:-1] + b"b."
+    assert pickle.loads(pickle.dumps(crafted["array-twice"], protocol=2)).shape == (1,)
+    for key, payload in payloads.items():
+        fname = tmp_path / f"{key}.pkl"
+        fname.write_bytes(payload)
+        with pytest.raises(UnsafePickleError, match="dtype state|state of an array") as err:
+            load_pickle(fname)
+        assert str(fname) in str(err.value)
+    fname.write_bytes(once)  # the genuine form loads
+    np.testing.assert_array_equal(load_pickle(fname), np.zeros(1))

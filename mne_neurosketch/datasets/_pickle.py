@@ -9,6 +9,15 @@ that rebuild arrays, scalars and dtypes (under both the NumPy 1 module names
 ``numpy.core.*`` and the NumPy 2 names ``numpy._core.*``), and a handful of
 builtin containers. Any other global, and any persistent id, is refused with
 :class:`UnsafePickleError` before it is imported or called.
+
+Sizes are bounded too: a pickle can ask an allowed constructor for an array or
+buffer far larger than itself (``bytearray(10**12)``, an array of shape
+``(10**12,)``, a length prefix of 10**12 bytes), or call one many times on the
+same memoized argument. Every array, scalar, buffer and container built
+through an allowed global is charged to a budget of twice the file's size
+plus 1 MiB (:data:`SIZE_SLACK`): a genuine pickle holds the bytes of every
+array it describes, so it stays well inside. Anything beyond is refused before
+it is allocated.
 """
 
 # License: BSD (3-clause)
@@ -16,14 +25,23 @@ builtin containers. Any other global, and any persistent id, is refused with
 from __future__ import annotations
 
 import importlib
+import io
+import math
 import os
+import codecs
+import copyreg
 import pickle
+import struct
+import types
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["DotDict", "UnsafePickleError", "load_pickle"]
+
+#: Bytes the allowed constructors may build on top of twice the file's size.
+SIZE_SLACK = 2**20
 
 
 class DotDict(dict):
@@ -67,31 +85,42 @@ class UnsafePickleError(pickle.UnpicklingError):
     fname : path-like
         The file being loaded.
     what : str
-        The refused global, e.g. ``"os.system"``.
+        The refused global, e.g. ``"os.system"``, or the refused request.
+    reason : str | None
+        Why ``what`` is refused, when it is not an unknown global.
     """
 
-    def __init__(self, fname, what):
+    def __init__(self, fname, what, *, reason=None):
         self.fname = str(fname)
         self.what = what
+        reason = reason or (
+            "which is not one of the globals a corpus file needs (the corpus' own "
+            "dict class, NumPy array reconstruction and builtin containers)"
+        )
         super().__init__(
-            f"Refusing to unpickle {self.fname}: it references {what}, which is not "
-            "one of the globals a corpus file needs (the corpus' own dict class, "
-            "NumPy array reconstruction and builtin containers). The file is not a "
-            "genuine corpus file, or it has been modified. Do not open it with "
-            "pickle.load; download the corpus again from its official source."
+            f"Refusing to unpickle {self.fname}: it references {what}, {reason}. The "
+            "file is not a genuine corpus file, or it has been modified. Do not open "
+            "it with pickle.load; download the corpus again from its official source."
         )
 
 
 class _Refused(Exception):
     """Raised by the allowed helpers on a use pickle itself never writes."""
 
+    def __init__(self, what, reason=None):
+        self.what, self.reason = what, reason
+        super().__init__(what)
 
-def _reconstructor(cls, base, state):
-    # Protocol 0/1 pickles of dict subclasses go through copyreg._reconstructor,
-    # which calls base.__new__/__init__. Allow only the dict case.
-    if not (isinstance(cls, type) and issubclass(cls, dict) and base is dict):
-        raise _Refused(f"copyreg._reconstructor applied to cls={cls!r}, base={base!r}")
-    return cls(state)
+
+class _TooLarge(_Refused):
+    """An allowed constructor was asked for more than the file can describe."""
+
+    def __init__(self, what, size, limit):
+        super().__init__(
+            f"{what} of {size:,} bytes or items",
+            f"which would take what the file builds past {limit:,} bytes (twice its "
+            f"size plus {SIZE_SLACK:,}): more than a genuine file of this size holds",
+        )
 
 
 def _numpy_function(module_suffix, name):
@@ -106,57 +135,207 @@ def _numpy_function(module_suffix, name):
     raise ImportError(f"numpy has no {module_suffix}.{name}")  # pragma: no cover
 
 
-def _build_allow_list():
+_NP_RECONSTRUCT = _numpy_function("multiarray", "_reconstruct")
+_NP_SCALAR = _numpy_function("multiarray", "scalar")
+_NP_FROMBUFFER = _numpy_function("numeric", "_frombuffer")
+#: Builtin classes a corpus pickle may construct, under their pickled names.
+_CLASSES = {
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): bytearray,
+    ("builtins", "complex"): complex,
+    ("builtins", "dict"): dict,
+    ("builtins", "list"): list,
+    ("collections", "OrderedDict"): OrderedDict,
+    # Du-IN's record class, under the module name its pickles carry.
+    ("utils.DotDict", "DotDict"): DotDict,
+}
+# Python 2 names that protocol 0-2 pickles may carry (pickle's fix_imports).
+_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+# The codecs the unpickler decodes strings with, imported now so that loading a
+# file never imports anything.
+for _codec in ("raw-unicode-escape", "latin1", "ascii", "utf-8"):
+    codecs.lookup(_codec)
+
+
+class _Budget:
+    """What the allowed constructors may still build, in bytes (or items).
+
+    Also tracks the arrays made by ``_reconstruct`` whose state is still to be
+    set: genuine pickles set it once, right after.
+    """
+
+    def __init__(self, limit):
+        self.limit = self.left = int(limit)
+        self.unset_arrays = {}
+
+    def charge(self, size, what):
+        if size > self.left:
+            raise _TooLarge(what, size, self.limit)
+        self.left -= size
+
+
+def _array_size(shape, dtype):
+    """Bytes of a numeric array (items of an object array), checked before allocation."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise ValueError(f"invalid array shape {shape!r}")
+    dtype = np.dtype(dtype)
+    n_items = math.prod(shape)
+    return n_items if dtype.hasobject else n_items * dtype.itemsize
+
+
+def _length(args, kwargs):
+    first = args[0] if args else None
+    if isinstance(first, int) and not isinstance(first, bool):
+        return first  # bytearray(n)
+    return (len(first) if hasattr(first, "__len__") else 0) + len(kwargs)
+
+
+def _check_dtype_state(dtype, state):
+    """Accept only the state NumPy itself pickles for ``dtype``, in some byte order.
+
+    A dtype's state also carries its flags and sizes; a crafted one can make
+    NumPy treat numbers as object pointers.
+    """
+    order = state[1] if isinstance(state, tuple) and len(state) > 1 else None
+    if order not in ("<", ">", "|", "="):
+        raise _Refused(f"a dtype state {state!r:.80}")
+    if state != dtype.newbyteorder(order).__reduce__()[2]:
+        raise _Refused(f"a dtype state {state!r:.80} that NumPy does not write for {dtype}")
+
+
+class _NdarrayArgument:
+    """Stands for ``numpy.ndarray``, which genuine pickles only pass to ``_reconstruct``."""
+
+    def __new__(cls, *args, **kwargs):
+        raise _Refused("numpy.ndarray called directly", "which NumPy's own pickles never do")
+
+
+def _guarded_globals(budget):
+    """The allow-list for one load, each constructor charging ``budget``."""
+
+    def guard(real):
+        # A class (not a function) so that both REDUCE (cls(*args)) and NEWOBJ
+        # (cls.__new__(cls, *args)) go through the check.
+        def __new__(cls, *args, **kwargs):
+            budget.charge(_length(args, kwargs), f"a {real.__name__}")
+            return real(*args, **kwargs)
+
+        return type(real.__name__, (), {"__new__": __new__})
+
+    guards = {key: guard(real) for key, real in _CLASSES.items()}
+    real_of = {g: _CLASSES[key] for key, g in guards.items()}
+
+    def reconstructor(cls, base, state):
+        # Protocol 0/1 pickles of dict subclasses go through
+        # copyreg._reconstructor, which calls base.__new__/__init__. Allow only
+        # the dict case.
+        cls, base = real_of.get(cls, cls), real_of.get(base, base)
+        if not (isinstance(cls, type) and issubclass(cls, dict) and base is dict):
+            raise _Refused(f"copyreg._reconstructor applied to cls={cls!r}, base={base!r}")
+        budget.charge(len(state), f"a {cls.__name__}")
+        return cls(state)
+
+    def codecs_encode(obj, encoding="utf-8", errors="strict"):
+        # Only the form pickle itself writes: a str encoded as latin1.
+        if not isinstance(obj, str) or encoding != "latin1":
+            raise _Refused(f"_codecs.encode with encoding={encoding!r}")
+        budget.charge(len(obj), "a bytes object")
+        return obj.encode("latin1", errors)
+
+    def reconstruct(cls, shape, dtype):
+        if cls is not _NdarrayArgument:
+            raise _Refused(f"numpy _reconstruct of {cls!r}")
+        budget.charge(_array_size(shape, dtype), "an array")
+        array = _NP_RECONSTRUCT(np.ndarray, shape, dtype)
+        budget.unset_arrays[id(array)] = array
+        return array
+
+    def scalar(dtype, *args):
+        if not isinstance(dtype, np.dtype):
+            raise _Refused(f"numpy scalar of {dtype!r}")
+        budget.charge(dtype.itemsize, "a scalar")
+        return _NP_SCALAR(dtype, *args)
+
+    def frombuffer(buf, dtype, shape, order):  # protocol-5 arrays
+        budget.charge(_array_size(shape, dtype), "an array")
+        return _NP_FROMBUFFER(buf, dtype, shape, order)
+
     allowed = {
-        ("numpy", "ndarray"): np.ndarray,
+        **guards,
+        ("numpy", "ndarray"): _NdarrayArgument,
         ("numpy", "dtype"): np.dtype,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "bytearray"): bytearray,
-        ("builtins", "complex"): complex,
-        ("builtins", "dict"): dict,
-        ("builtins", "list"): list,
-        ("collections", "OrderedDict"): OrderedDict,
-        ("copyreg", "_reconstructor"): _reconstructor,
+        ("copyreg", "_reconstructor"): reconstructor,
         # Protocol < 3 pickles store bytes as _codecs.encode(str, "latin1").
-        ("_codecs", "encode"): _codecs_encode,
-        # Du-IN's record class, under the module name its pickles carry.
-        ("utils.DotDict", "DotDict"): DotDict,
+        ("_codecs", "encode"): codecs_encode,
     }
-    for module_suffix, name in (
-        ("multiarray", "_reconstruct"),
-        ("multiarray", "scalar"),
-        ("numeric", "_frombuffer"),  # protocol-5 array pickles
-    ):
-        func = _numpy_function(module_suffix, name)
-        for prefix in ("numpy.core", "numpy._core"):
-            allowed[(f"{prefix}.{module_suffix}", name)] = func
+    for prefix in ("numpy.core", "numpy._core"):
+        allowed[(f"{prefix}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{prefix}.multiarray", "scalar")] = scalar
+        allowed[(f"{prefix}.numeric", "_frombuffer")] = frombuffer
     return allowed
 
 
-def _codecs_encode(obj, encoding="utf-8", errors="strict"):
-    # Only the form pickle itself writes: a str encoded as latin1.
-    if not isinstance(obj, str) or encoding != "latin1":
-        raise _Refused(f"_codecs.encode with encoding={encoding!r}")
-    return obj.encode("latin1", errors)
+#: The (module, name) pairs a corpus pickle may name.
+ALLOWED_GLOBALS = frozenset(_guarded_globals(_Budget(0)))
 
 
-# Python 2 names that protocol 0-2 pickles may carry (pickle's fix_imports).
-_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-_ALLOWED = _build_allow_list()
+class _BoundedFile:
+    """Reads from ``fid`` that never ask for more than the file has left.
+
+    A length prefix of 10**12 bytes then yields the few bytes that exist (and a
+    "truncated" error) instead of a 10**12-byte allocation.
+    """
+
+    def __init__(self, fid):
+        self._fid = fid
+        start = fid.tell()
+        try:
+            end = os.fstat(fid.fileno()).st_size
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            end = fid.seek(0, io.SEEK_END)
+            fid.seek(start)
+        self.remaining = max(end - start, 0)
+
+    def read(self, n=-1):
+        n = self.remaining if n is None or n < 0 else min(n, self.remaining)
+        data = self._fid.read(n)
+        self.remaining -= len(data)
+        return data
+
+    def readline(self):
+        line = self._fid.readline(self.remaining)
+        self.remaining -= len(line)
+        return line
+
+    def readinto(self, buf):
+        n = self._fid.readinto(memoryview(buf).cast("B")[: self.remaining]) or 0
+        self.remaining -= n
+        return n
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the allow-listed globals."""
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Unpickler that resolves only the allow-listed globals, within a size budget.
+
+    The pure-Python unpickler, because the C one allocates a length prefix's
+    bytes before reading them.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, fname):
-        super().__init__(file)
+        bounded = _BoundedFile(file)
+        super().__init__(bounded)
         self._fname = fname
+        self._file = bounded
+        self._budget = _Budget(2 * bounded.remaining + SIZE_SLACK)
+        self._globals = _guarded_globals(self._budget)
 
     def find_class(self, module, name):
         key = (_MODULE_ALIASES.get(module, module), name)
         try:
-            return _ALLOWED[key]
+            return self._globals[key]
         except KeyError:
             raise UnsafePickleError(
                 self._fname, f"the global '{key[0]}.{key[1]}'"
@@ -164,6 +343,54 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         raise UnsafePickleError(self._fname, f"the persistent id {pid!r}")
+
+    def get_extension(self, code):
+        # Always through find_class: the stdlib's version first returns whatever
+        # another unpickler of this process cached for the code.
+        key = copyreg._inverted_registry.get(code)
+        if key is None:
+            raise pickle.UnpicklingError(f"unregistered extension code {code}")
+        self.append(self.find_class(*key))
+
+    def load_build(self):
+        inst, state = self.stack[-2], self.stack[-1]
+        if isinstance(inst, (type, types.FunctionType)):
+            raise _Refused(f"setting the state of {inst!r}")
+        if isinstance(inst, np.dtype):
+            _check_dtype_state(inst, state)
+        elif isinstance(inst, np.ndarray):
+            # Only once, on an array fresh from _reconstruct (not on a view).
+            if self._budget.unset_arrays.pop(id(inst), None) is not inst:
+                raise _Refused("setting the state of an array twice")
+            if not (isinstance(state, tuple) and len(state) in (4, 5)):
+                raise ValueError(f"invalid array state {state!r:.80}")
+            self._budget.charge(_array_size(state[-4], state[-3]), "an array")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+    def load_bytearray8(self):
+        # The stdlib allocates the announced size first; read what exists instead.
+        (size,) = struct.unpack("<Q", self.read(8))
+        data = self.read(size)
+        if len(data) != size:
+            raise pickle.UnpicklingError(
+                f"BYTEARRAY8 announces {size} bytes, but only {len(data)} follow"
+            )
+        self._budget.charge(size, "a bytearray")
+        self.append(bytearray(data))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+    def load(self):
+        try:
+            return super().load()
+        except (pickle.UnpicklingError, EOFError):
+            raise
+        except _Refused as err:
+            raise UnsafePickleError(self._fname, err.what, reason=err.reason) from None
+        except Exception as err:  # a malformed stream: any error the opcodes raise
+            raise pickle.UnpicklingError(f"{type(err).__name__}: {err}") from err
 
 
 def load_pickle(fname, *, what="corpus file"):
@@ -186,8 +413,10 @@ def load_pickle(fname, *, what="corpus file"):
     FileNotFoundError
         If ``fname`` does not exist.
     UnsafePickleError
-        If the file references a global outside the allow-list; nothing named
-        in the file has been imported or called.
+        If the file references a global outside the allow-list, or asks for
+        arrays, buffers or containers larger than it can describe (see
+        :data:`SIZE_SLACK`); nothing named in the file has been imported or
+        called, and nothing oversized allocated.
     ValueError
         If the file is truncated or is not a pickle.
     """
@@ -199,19 +428,7 @@ def load_pickle(fname, *, what="corpus file"):
             return _RestrictedUnpickler(fid, fname).load()
         except UnsafePickleError:
             raise
-        except _Refused as err:
-            raise UnsafePickleError(fname, str(err)) from None
-        except (
-            EOFError,
-            pickle.UnpicklingError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            IndexError,
-            KeyError,
-            UnicodeDecodeError,
-            OverflowError,
-        ) as err:
+        except (pickle.UnpicklingError, EOFError) as err:
             size = os.path.getsize(fname)
             raise ValueError(
                 f"Could not read the {what} {fname} ({size} bytes): the file is "
