@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
-import importlib
 import inspect
 import numbers
 import re
@@ -57,7 +56,7 @@ _DEFAULT_UNITS = {
     "eog": "uV", "emg": "uV", "ecg": "uV", "mag": "fT", "grad": "fT/cm",
 }
 _SAVE_FORMAT = "mne-neurosketch.NeuroSketchClassifier"
-_SAVE_VERSION = 1
+_SAVE_VERSION = 2  # 2: adds the Epochs channel names
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -180,6 +179,36 @@ def _resolve_module(module, module_kwargs):
     )
 
 
+def _check_module_kwargs(cls, kwargs, params):
+    """Name the model and its parameters when ``module_kwargs`` has an unknown key."""
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # the model takes any keyword
+    valid = [name for name, p in params.items() if name != "self"
+             and name not in _SIGNAL_PARAMS and p.kind is not p.VAR_POSITIONAL]
+    unknown = sorted(set(kwargs) - set(valid))
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Invalid module_kwargs key(s) {unknown} for {cls.__name__}.{hint} Valid "
+        f"parameters of {cls.__name__} are: {', '.join(valid)}."
+    )
+
+
+def _ndim_message(shape, fitted_chans=None):
+    message = ("X must be 3-D (n_trials, n_chans, n_times) or 2-D (n_trials, "
+               f"n_times), got an array of shape {tuple(shape)}.")
+    if len(shape) < 2:
+        message += (" Reshape your data: X[np.newaxis] for a single trial of "
+                    "one channel.")
+    elif fitted_chans is not None and len(shape) == 2:
+        message += (f" A 2-D X is read as one channel, but this estimator was "
+                    f"fitted on {fitted_chans} channels; for a single trial pass "
+                    "X[np.newaxis].")
+    return message
+
+
 def _epochs_units(epochs, units):
     types = set(epochs.get_channel_types(picks="data"))
     out = {t: u for t, u in _DEFAULT_UNITS.items() if t in types}
@@ -187,15 +216,27 @@ def _epochs_units(epochs, units):
     return out
 
 
-def _epochs_to_array(epochs, y, units):
-    """Data channels of ``epochs`` in per-type units, and labels from events."""
+def _data_ch_names(epochs):
+    """Names of the good data channels, in order (what picks="data" returns)."""
+    types = set(epochs.get_channel_types(picks="data", unique=True))
+    by_type = mne.channel_indices_by_type(epochs.info)
+    picked = sorted(i for t in types for i in by_type.get(t, []))
+    bads = set(epochs.info["bads"])
+    return [epochs.ch_names[i] for i in picked if epochs.ch_names[i] not in bads]
+
+
+def _epochs_to_array(epochs, y, units, ch_names=None):
+    """Channels ``ch_names`` (default: the good data channels) of ``epochs`` in
+    per-type units, labels from the events, sfreq and the channel names."""
+    if ch_names is None:
+        ch_names = _data_ch_names(epochs)
     if not epochs.preload:
         epochs = epochs.copy().load_data()
-    X = epochs.get_data(picks="data", units=_epochs_units(epochs, units))
+    X = epochs.get_data(picks=ch_names, units=_epochs_units(epochs, units))
     if y is None:
         names = {code: name for name, code in epochs.event_id.items()}
         y = np.array([names.get(code, code) for code in epochs.events[:, 2]])
-    return X, y, float(epochs.info["sfreq"])
+    return X, y, float(epochs.info["sfreq"]), list(ch_names)
 
 
 def _dataset_sfreq(dataset):
@@ -271,6 +312,13 @@ def _resolve_device(device):
     return str(dev)
 
 
+def _names_cuda(device):
+    try:
+        return device != "auto" and torch.device(device).type == "cuda"
+    except (RuntimeError, TypeError):
+        return False  # _resolve_device explains what is wrong
+
+
 def _resolve_amp(amp, device):
     on_cuda = torch.device(device).type == "cuda"
     if amp == "auto":
@@ -317,26 +365,83 @@ def _to_portable(value, name):
     )
 
 
-def _from_portable(value):
+def _class_path(cls):
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _trusted_classes():
+    """The classes load() resolves by name: this package's and braindecode's
+    models, and torch.nn's layers (e.g. an ``activation`` in ``module_kwargs``).
+
+    All are imported already; a name outside this table is never imported.
+    """
+    classes = [NeuroSketch, NeuroSketchSD, *_braindecode_models.values()]
+    classes += [c for c in vars(nn).values()
+                if isinstance(c, type) and issubclass(c, nn.Module)]
+    return {_class_path(c): c for c in classes}
+
+
+def _from_portable(value, resolve):
+    """Undo :func:`_to_portable`; ``resolve`` maps a class name to a class."""
     if isinstance(value, list):
-        return [_from_portable(v) for v in value]
+        return [_from_portable(v, resolve) for v in value]
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
-            return tuple(_from_portable(v) for v in value["__tuple__"])
+            return tuple(_from_portable(v, resolve) for v in value["__tuple__"])
         if set(value) == {"__class__"}:
-            return _import_class(value["__class__"])
-        return {k: _from_portable(v) for k, v in value.items()}
+            return resolve(value["__class__"])
+        return {k: _from_portable(v, resolve) for k, v in value.items()}
     return value
 
 
-def _import_class(path):
-    module_name, _, qualname = path.partition(":")
-    obj = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
-        raise ValueError(f"{path!r} in the saved file is not an nn.Module class.")
-    return obj
+#: Fields of a save file per format version: required, and optional.
+_SAVE_FIELDS = {
+    "format": str, "version": int, "params": dict, "module_class": dict,
+    "module_init": dict, "classes": list, "classes_dtype": str, "n_features_in": int,
+    "n_chans": int, "n_times": int, "sfreq": (int, float, type(None)),
+    "scaling": (int, float), "state_dict": dict, "ch_names": (list, type(None)),
+}
+_REQUIRED_FIELDS = {
+    1: set(_SAVE_FIELDS) - {"scaling", "ch_names"},
+    2: set(_SAVE_FIELDS),
+}
+_OPTIONAL_FIELDS = {1: {"scaling"}, 2: set()}
+
+
+def _check_save_file(data, path, name):
+    """Raise a ValueError naming ``path`` unless ``data`` is a complete save file."""
+    if not isinstance(data, dict) or data.get("format") != _SAVE_FORMAT:
+        raise ValueError(f"{path} is not a file written by {name}.save().")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(
+            f"{path} has an invalid format version {version!r}; the file is damaged. "
+            "Save the estimator again."
+        )
+    if version > _SAVE_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer mne-neurosketch (format version "
+            f"{version}; this one reads versions up to {_SAVE_VERSION}). Upgrade "
+            "mne-neurosketch to load it."
+        )
+    required = _REQUIRED_FIELDS[version]
+    missing = sorted(required - set(data))
+    extra = sorted(set(data) - required - _OPTIONAL_FIELDS[version])
+    problems = [f"field(s) {missing} missing"] if missing else []
+    problems += [f"unexpected field(s) {extra}"] if extra else []
+    for key in sorted(set(data) & set(_SAVE_FIELDS)):
+        expected = _SAVE_FIELDS[key]
+        if not isinstance(data[key], expected) or isinstance(data[key], bool):
+            types = expected if isinstance(expected, tuple) else (expected,)
+            names = [t.__name__ for t in types]
+            problems.append(f"field {key!r} is a {type(data[key]).__name__}, "
+                            f"expected {' or '.join(names)}")
+    if problems:
+        raise ValueError(
+            f"{path} is a {name} file (format version {version}), but "
+            f"{'; '.join(problems)}. The file is damaged or was edited; save the "
+            "estimator again."
+        )
 
 
 @contextlib.contextmanager
@@ -351,6 +456,19 @@ def _cudnn_benchmark(device):
         yield
     finally:
         torch.backends.cudnn.benchmark = old
+
+
+@contextlib.contextmanager
+def _keep_global_rng():
+    """Restore the global torch (CPU) and NumPy RNG states on exit.
+
+    Predicting draws nothing on purpose, but torch's DataLoader draws a seed
+    from the global generator on every pass.
+    """
+    state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        yield
+    np.random.set_state(state)
 
 
 def _plain_module(module):
@@ -473,6 +591,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Number of channels (``n_times`` for 2-D input, seen as one channel).
     n_chans_, n_times_ : int
         Shape of the trials the network was built for.
+    ch_names_ : list of str | None
+        Channel names of :class:`mne.Epochs` training data (``None`` for
+        arrays and datasets). Epochs passed to :meth:`predict` are matched to
+        them by name: reordered when their channels differ in order, an error
+        when some are missing.
     sfreq_ : float | None
         Sampling frequency used, if known.
     scaling_ : float
@@ -586,10 +709,20 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return _plain_module(self.net_.module_)
 
     # -- data --------------------------------------------------------------
-    def _as_array(self, X, y):
-        """Convert Epochs / datasets to arrays; return X, y, sfreq."""
+    def _as_array(self, X, y, *, reset=False):
+        """Convert Epochs / datasets to arrays; return X, y, sfreq.
+
+        With ``reset`` (the training X) the Epochs channel names are recorded
+        in ``ch_names_``; otherwise Epochs channels are matched to them by name.
+        """
         if isinstance(X, mne.BaseEpochs):
-            return _epochs_to_array(X, y, self.units)
+            picks = None if reset else self._match_channels(X)
+            X, y, sfreq, ch_names = _epochs_to_array(X, y, self.units, picks)
+            if reset:
+                self.ch_names_ = ch_names
+            return X, y, sfreq
+        if reset:
+            self.ch_names_ = None
         if _is_dataset(X):
             Xa, ya, sfreq = _dataset_to_array(X)
             if y is not None and len(y) != len(ya):
@@ -600,16 +733,34 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             return Xa, (ya if y is None else y), sfreq
         return X, y, None
 
+    def _match_channels(self, epochs):
+        """The fit's channel names to pick from ``epochs``, or a clear error."""
+        fit_names = getattr(self, "ch_names_", None)
+        if fit_names is None:
+            return None  # fitted on arrays: the channel count is checked later
+        names = _data_ch_names(epochs)
+        if names == fit_names:
+            return fit_names
+        missing = [ch for ch in fit_names if ch not in epochs.ch_names]
+        if missing:
+            raise ValueError(
+                f"The Epochs lack {len(missing)} of the {len(fit_names)} channels this "
+                f"{type(self).__name__} was fitted on: {missing}. Pass Epochs with "
+                "these channels (e.g. interpolate bad channels with "
+                "epochs.interpolate_bads() rather than dropping them)."
+            )
+        warn(f"The Epochs' data channels differ from the {len(fit_names)} channels "
+             f"used in fit (in order, or by extra or bad channels); picking the fit's "
+             "channels by name, in the fit's order.")
+        return fit_names
+
     def _check_ndim(self, X):
         if X.ndim not in (2, 3):
-            raise ValueError(
-                "X must be 3-D (n_trials, n_chans, n_times) or 2-D (n_trials, "
-                f"n_times), got an array of shape {X.shape}."
-            )
+            raise ValueError(_ndim_message(X.shape))
         return X[:, np.newaxis, :] if X.ndim == 2 else X
 
     def _check_fit_data(self, X, y):
-        X, y, sfreq = self._as_array(X, y)
+        X, y, sfreq = self._as_array(X, y, reset=True)
         if isinstance(X, (np.ndarray, list)) and isinstance(y, (np.ndarray, list)):
             if len(X) != len(y):
                 raise ValueError(
@@ -627,6 +778,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X, _, _ = self._as_array(X, None)
         shape = getattr(X, "shape", None)
+        if shape is None and isinstance(X, (list, tuple)):
+            try:
+                shape = np.shape(X)
+            except ValueError:
+                shape = None  # ragged: validate_data says so
+        if shape is not None and (len(shape) not in (2, 3) or (
+                len(shape) == 2 and self.n_chans_ != 1)):
+            raise ValueError(_ndim_message(shape, self.n_chans_))
         if shape is not None and len(shape) == 3 and shape[1] != self.n_chans_:
             raise ValueError(
                 f"X has {shape[1]} channels, but this {type(self).__name__} was "
@@ -684,14 +843,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _module_init_kwargs(self, n_chans, n_times, n_outputs, sfreq):
         cls, kwargs = _resolve_module(self.module, self.module_kwargs)
         params = inspect.signature(cls.__init__).parameters
+        _check_module_kwargs(cls, kwargs, params)
         kwargs.update(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs)
         if sfreq is not None and "sfreq" in params and "sfreq" not in kwargs:
             kwargs["sfreq"] = float(sfreq)
         return cls, kwargs
 
-    def _build_net(self, module_cls, module_init, *, n_train, device, seeds,
+    def _build_net(self, module_cls, module_init, *, batch_size, n_train, device, seeds,
                    valid_ds=None):
-        batch_size = int(self.batch_size)
+        # batch_size: of training (clipped to the training set); prediction and
+        # validation batches keep the batch_size parameter.
         drop_last = n_train % batch_size == 1  # a 1-trial batch breaks BatchNorm
         n_batches = n_train // batch_size if drop_last else -(-n_train // batch_size)
         schedule = WarmupCosineSchedule(
@@ -728,13 +889,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             optimizer__weight_decay=self.weight_decay,
             optimizer__foreach=True,
             lr=self.lr,
-            batch_size=batch_size,
+            batch_size=int(self.batch_size),
             max_epochs=int(self.max_epochs),
             train_split=predefined_split(valid_ds) if valid_ds is not None else None,
             callbacks=callbacks,
             callbacks__print_log__sink=_log_info,
             predict_nonlinearity=_softmax,
             iterator_train__shuffle=True,
+            iterator_train__batch_size=batch_size,
             iterator_train__drop_last=drop_last,
             iterator_train__generator=torch.Generator().manual_seed(int(seeds[3])),
             iterator_train__pin_memory=cuda,
@@ -746,6 +908,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         )
         net.signal_args_set_ = True  # the module's signal kwargs are explicit
         return net
+
+    def _train_batch_size(self, n_trials, n_train, y_va, X_valid):
+        """batch_size, clipped to the training set as MLPClassifier does."""
+        if n_train >= self.batch_size:
+            return int(self.batch_size)
+        held = "" if y_va is None or X_valid is not None else (
+            f" ({n_trials} trials minus {len(y_va)} held out for validation "
+            f"with valid_size={self.valid_size!r})")
+        warn(f"batch_size={self.batch_size} is larger than the {n_train} training "
+             f"trials{held}; training with batches of {n_train}.")
+        return n_train
 
     def _early_stopping(self):
         if self.monitor not in ("valid_acc", "valid_loss"):
@@ -812,15 +985,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             X_tr, y_tr, X_va, y_va = self._split(X, y, X_valid, y_valid, int(seeds[1]))
             X_tr = self._scale(X_tr)
             X_va = None if X_va is None else self._scale(X_va)
-            if len(y_tr) < self.batch_size:
-                held = "" if X_va is None or X_valid is not None else (
-                    f" ({len(y)} trials minus {len(y_va)} held out for validation "
-                    f"with valid_size={self.valid_size!r})")
-                raise ValueError(
-                    f"batch_size={self.batch_size} is larger than the {len(y_tr)} "
-                    f"training trials{held}. Reduce batch_size to at most "
-                    f"{len(y_tr)}."
-                )
+            batch_size = self._train_batch_size(len(y), len(y_tr), y_va, X_valid)
             device = _resolve_device(self.device)
             self.n_chans_, self.n_times_ = int(X.shape[1]), int(X.shape[2])
             self.sfreq_ = self.sfreq if self.sfreq is not None else sfreq
@@ -828,8 +993,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 self.n_chans_, self.n_times_, len(self.classes_), self.sfreq_
             )
             valid_ds = None if X_va is None else _SkorchDataset(X_va, y_va)
-            net = self._build_net(module_cls, module_init, n_train=len(y_tr),
-                                  device=device, seeds=seeds, valid_ds=valid_ds)
+            net = self._build_net(module_cls, module_init, batch_size=batch_size,
+                                  n_train=len(y_tr), device=device, seeds=seeds,
+                                  valid_ds=valid_ds)
             logger.info(
                 f"Training {module_cls.__name__} on {len(y_tr)} trials "
                 f"({self.n_chans_} channels x {self.n_times_} samples, "
@@ -863,7 +1029,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         """
         with self._log_level():
             X = self._check_predict_data(X)
-            with _cudnn_benchmark(self.net_.device):
+            with _cudnn_benchmark(self.net_.device), _keep_global_rng():
                 return self.net_.predict_proba(X)
 
     def predict(self, X):
@@ -929,6 +1095,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             Output file (conventionally ``.pt``).
         """
         check_is_fitted(self, "net_")
+        path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"Cannot save to {path}: it is a folder. save() writes one file; pass "
+                f"a file name such as {path / 'classifier.pt'}."
+            )
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"Cannot save to {path}: the folder {path.parent} does not exist. "
+                "Create it first."
+            )
         params = {k: _to_portable(v, k) for k, v in self.get_params(deep=False).items()}
         module_cls, module_init = self._module_init_kwargs(
             self.n_chans_, self.n_times_, len(self.classes_), self.sfreq_
@@ -949,17 +1126,27 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             "n_times": self.n_times_,
             "sfreq": self.sfreq_,
             "scaling": self.scaling_,
+            "ch_names": self.ch_names_,
             "state_dict": state,
-        }, Path(path))
+        }, path)
 
     @classmethod
-    def load(cls, path, *, device=None):
+    def load(cls, path, *, module=None, device=None):
         """Load an estimator written by :meth:`save`.
+
+        Classes named in the file (the network, an ``activation`` in
+        ``module_kwargs``...) are looked up among this package's models,
+        braindecode's models and :mod:`torch.nn`'s layers; nothing named in
+        the file is imported. Pass your own network class as ``module``.
 
         Parameters
         ----------
         path : str | path-like
             File written by :meth:`save`.
+        module : type | None
+            The network class, when it is not one of this package's or
+            braindecode's models (e.g. ``module=MyNet``). Only pass a class for
+            a file you trust: its weights are loaded into it.
         device : str | None
             Device to load onto; ``None`` uses the saved ``device`` parameter,
             falling back to the CPU when it names an unavailable CUDA device.
@@ -979,32 +1166,84 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 f"Cannot read {path} as a saved {cls.__name__} ({err}). Was it "
                 "written by NeuroSketchClassifier.save()?"
             ) from None
-        if not isinstance(data, dict) or data.get("format") != _SAVE_FORMAT:
-            raise ValueError(f"{path} is not a file written by {cls.__name__}.save().")
-        params = _from_portable(data["params"])
+        _check_save_file(data, path, cls.__name__)
+        resolve = _class_resolver(path, data["module_class"], module)
+        params = _from_portable(data["params"], resolve)
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(
+                f"{path} sets unknown {cls.__name__} parameter(s) {unknown}; the "
+                "file is damaged or was written by another version. Save the "
+                "estimator again."
+            )
+        if module is not None:
+            params["module"] = module
         if device is None:
-            device = params["device"]
-            if device != "auto" and torch.device(device).type == "cuda" and not (
-                torch.cuda.is_available()
-            ):
+            device = params.get("device", "auto")
+            if _names_cuda(device) and not torch.cuda.is_available():
                 warn(f"{path} was saved with device={device!r}, which is not "
                      "available here; loading on the CPU.")
                 device = "cpu"
         params["device"] = device
         est = cls(**params)
-        est.classes_ = np.asarray(data["classes"], dtype=data["classes_dtype"])
+        try:
+            est.classes_ = np.asarray(data["classes"], dtype=data["classes_dtype"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path} has unreadable classes ({err}). Save the "
+                             "estimator again.") from None
         est.label_encoder_ = LabelEncoder().fit(est.classes_)
         est.n_features_in_ = data["n_features_in"]
         est.n_chans_, est.n_times_ = data["n_chans"], data["n_times"]
         est.sfreq_ = data["sfreq"]
         est.scaling_ = float(data.get("scaling", 1.0))
-        module_cls = _from_portable(data["module_class"])
-        module_init = _from_portable(data["module_init"])
-        net = est._build_net(module_cls, module_init, n_train=est.batch_size,
+        est.ch_names_ = data.get("ch_names")
+        module_cls = _from_portable(data["module_class"], resolve)
+        module_init = _from_portable(data["module_init"], resolve)
+        net = est._build_net(module_cls, module_init, batch_size=int(est.batch_size),
+                             n_train=int(est.batch_size),
                              device=_resolve_device(device), seeds=[0, 0, 0, 0])
-        with torch.random.fork_rng(devices=[]):  # init weights are overwritten
-            net.initialize()
-        _plain_module(net.module_).load_state_dict(data["state_dict"])
+        try:
+            with torch.random.fork_rng(devices=[]):  # init weights are overwritten
+                net.initialize()
+            _plain_module(net.module_).load_state_dict(data["state_dict"])
+        except (TypeError, ValueError, RuntimeError, KeyError) as err:
+            raise ValueError(
+                f"The weights in {path} do not fit the {module_cls.__name__} built "
+                f"from its saved parameters ({err}). The file is damaged, or "
+                "module= is not the class it was saved with."
+            ) from None
         est.net_ = net
         est.history_ = net.history
         return est
+
+
+def _class_resolver(path, saved_module_class, module):
+    """Map the class names in a save file to classes, importing nothing."""
+    trusted = _trusted_classes()
+    network = saved_module_class.get("__class__")
+    if module is not None:
+        if not (isinstance(module, type) and issubclass(module, nn.Module)):
+            raise TypeError(
+                "module must be an nn.Module subclass (the network class the file "
+                f"was saved with), got {module!r} instead."
+            )
+        trusted[network] = module
+
+    def resolve(name):
+        try:
+            return trusted[name]
+        except (KeyError, TypeError):
+            pass
+        if name == network:
+            hint = (f"If you trust this file, pass its network class: "
+                    f"NeuroSketchClassifier.load({str(path)!r}, module=YourNet).")
+        else:
+            hint = ("Classes of other libraries cannot be restored from a file; "
+                    "build the estimator in code and load the weights into it.")
+        raise ValueError(
+            f"{path} names the class {name!r}, which load() does not import: it "
+            "only resolves this package's models, braindecode's models and "
+            f"torch.nn layers. {hint}"
+        )
+
+    return resolve

@@ -1,6 +1,8 @@
 """NeuroSketchClassifier: sklearn compliance, inputs, recipe, determinism, I/O."""
 
 import pickle
+import sys
+import warnings
 
 import mne
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mne_neurosketch.augmentation import WarmupCosineSchedule
@@ -66,6 +69,21 @@ NO_AUGMENTATION = dict(mixup_p=0.0, shift_p=0.0, noise_p=0.0, channel_mask_p=0.0
 @parametrize_with_checks([tiny_clf(max_epochs=6, lr=1e-2, **NO_AUGMENTATION)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("check", [
+    # These train on fewer than 16 trials: they failed while batch_size
+    # larger than the training set was an error.
+    estimator_checks.check_n_features_in_after_fitting,
+    estimator_checks.check_estimators_nan_inf,
+    estimator_checks.check_classifier_data_not_an_array,
+    estimator_checks.check_fit2d_1feature,
+], ids=lambda check: check.__name__)
+def test_sklearn_checks_on_small_data_at_batch_size_16(check):
+    estimator = tiny_clf(max_epochs=6, lr=1e-2, batch_size=16, **NO_AUGMENTATION)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "batch_size=16 is larger", RuntimeWarning)
+        check(type(estimator).__name__, estimator)
 
 
 def test_cross_val_score_above_chance():
@@ -342,10 +360,6 @@ def test_bad_input_errors():
         clf.fit(X, y[:-1])
     with pytest.raises(ValueError, match="only one class"):
         clf.fit(X, np.zeros(24))
-    with pytest.raises(ValueError, match=r"batch_size=64 is larger than the 24"):
-        tiny_clf(batch_size=64).fit(X, y)
-    with pytest.raises(ValueError, match="minus 6 held out for validation"):
-        tiny_clf(batch_size=20, valid_size=0.25).fit(X, y)
     with pytest.raises(ValueError, match="X must be 3-D"):
         clf.fit(X[..., None], y)
     with pytest.raises(ValueError, match="stratified validation split"):
@@ -443,3 +457,199 @@ def test_save_load_errors(tmp_path):
     clf = tiny_clf(max_epochs=1, transforms=[SignFlip(0.5)]).fit(X, y)
     with pytest.raises(ValueError, match="'transforms' holds a SignFlip"):
         clf.save(tmp_path / "x.pt")
+
+
+# ---------------------------------------------------------------------------
+# Hardening: batch clipping, predict-time input, RNG, module_kwargs
+# ---------------------------------------------------------------------------
+def test_batch_size_clipped_to_training_set_like_mlp():
+    X, y = noise_data(n=24)
+    with pytest.warns(RuntimeWarning, match=(
+            r"batch_size=64 is larger than the 24 training trials; training with "
+            r"batches of 24\.")):
+        clf = tiny_clf(batch_size=64, max_epochs=2).fit(X, y)
+    assert clf.batch_size == 64  # the parameter itself is left alone
+    assert [b["train_batch_size"] for b in clf.history_[-1, "batches"]] == [24]
+    with pytest.warns(RuntimeWarning, match=(
+            r"larger than the 18 training trials \(24 trials minus 6 held out for "
+            r"validation with valid_size=0\.25\); training with batches of 18")):
+        tiny_clf(batch_size=20, valid_size=0.25, max_epochs=1).fit(X, y)
+    # A batch of one never happens: 3 trials in batches of 2 drop the last one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no clipping warning: 2 <= 3
+        clf = tiny_clf(batch_size=2, max_epochs=1).fit(X[:3], np.array([0, 1, 0]))
+    assert [b["train_batch_size"] for b in clf.history_[-1, "batches"]] == [2]
+
+
+def test_predict_wrong_ndim_gives_fit_message():
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"X must be 3-D .* shape \(3, 40\)\. A 2-D X is "
+                       r"read as one channel, but this estimator was fitted on 3 "
+                       r"channels; for a single trial pass X\[np\.newaxis\]"):
+        clf.predict(X[0])
+    with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(24, 3, 40, 1\)"):
+        clf.predict_proba(X[..., None])
+    with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(40,\)\. Reshape"):
+        clf.predict(X[0, 0])
+    with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(3, 40\)"):
+        clf.predict(X[0].tolist())
+    one_channel = tiny_clf(max_epochs=1).fit(X[:, 0], y)  # 2-D stays one channel
+    assert one_channel.predict(X[:, 0]).shape == (24,)
+
+
+def test_predict_leaves_global_rng_alone():
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1).fit(X, y)
+    torch.manual_seed(5)
+    np.random.seed(5)
+    expected = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(5)
+    np.random.seed(5)
+    clf.predict(X)
+    clf.predict_proba(X)
+    clf.score(X, y)
+    torch.testing.assert_close(torch.rand(3), expected[0])
+    np.testing.assert_array_equal(np.random.rand(3), expected[1])
+
+
+def test_mistyped_module_kwargs_name_the_model_and_its_parameters():
+    X, y = noise_data()
+    with pytest.raises(ValueError, match=(
+            r"Invalid module_kwargs key\(s\) \['dephts'\] for NeuroSketch\. Did you "
+            r"mean 'depths'\? Valid parameters of NeuroSketch are: preset, seg_dim, "
+            r"depths, widths, head_dim")) as err:
+        tiny_clf(module_kwargs={**TINY, "dephts": (1, 1, 1, 1)}).fit(X, y)
+    assert "n_chans" not in str(err.value)  # set from the data, not by the user
+    with pytest.raises(ValueError, match=(
+            r"\['n_filter_time'\] for ShallowFBCSPNet\. Did you mean 'n_filters_time'")):
+        NeuroSketchClassifier("ShallowFBCSPNet", module_kwargs={"n_filter_time": 8}).fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# Hardening: Epochs channels are matched by name
+# ---------------------------------------------------------------------------
+def test_epochs_channels_matched_by_name():
+    epochs = _mixed_epochs()
+    clf = tiny_clf(max_epochs=1).fit(epochs)
+    assert clf.ch_names_ == ["E1", "G1", "S1", "G2"]
+    expected = clf.predict_proba(epochs)
+    # Another session: same channels in another order -> reordered, with a warning.
+    shuffled = epochs.copy().reorder_channels(["G2", "STI", "S1", "E1", "G1"])
+    with pytest.warns(RuntimeWarning, match="picking the fit's channels by name"):
+        np.testing.assert_allclose(clf.predict_proba(shuffled), expected, rtol=1e-5)
+    with pytest.warns(RuntimeWarning, match="by name"):
+        assert clf.score(shuffled) == clf.score(epochs)
+    # A channel dropped as bad in this session -> a clear error naming it.
+    dropped = epochs.copy().drop_channels(["S1"])
+    with pytest.raises(ValueError, match=(
+            r"The Epochs lack 1 of the 4 channels this NeuroSketchClassifier was "
+            r"fitted on: \['S1'\]\. .*interpolate_bads")):
+        clf.predict(dropped)
+    # Same count, other names: not silently used.
+    renamed = epochs.copy().rename_channels({"S1": "S9"})
+    with pytest.raises(ValueError, match=r"\['S1'\]"):
+        clf.predict(renamed)
+    # Marked bad here but present: its data is what the network was trained on.
+    marked = epochs.copy()
+    marked.info["bads"] = ["G1"]
+    with pytest.warns(RuntimeWarning, match="by name"):
+        np.testing.assert_allclose(clf.predict_proba(marked), expected, rtol=1e-5)
+    # Arrays carry no names: fit on arrays records none.
+    assert tiny_clf(max_epochs=1).fit(*noise_data()).ch_names_ is None
+
+
+# ---------------------------------------------------------------------------
+# Hardening: save / load
+# ---------------------------------------------------------------------------
+def _saved(tmp_path, **kwargs):
+    X, y = noise_data()
+    clf = tiny_clf(max_epochs=1, **kwargs).fit(X, y)
+    path = tmp_path / "clf.pt"
+    clf.save(path)
+    return clf, path, torch.load(path, weights_only=True)
+
+
+def test_save_to_a_folder_says_so(tmp_path):
+    clf, _, _ = _saved(tmp_path)
+    with pytest.raises(IsADirectoryError, match=(
+            rf"Cannot save to {tmp_path}: it is a folder\. save\(\) writes one file")):
+        clf.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nowhere does not exist"):
+        clf.save(tmp_path / "nowhere" / "clf.pt")
+
+
+def test_load_damaged_files_name_file_and_problem(tmp_path):
+    clf, path, data = _saved(tmp_path)
+    cases = {
+        "missing": ({k: v for k, v in data.items() if k != "classes"},
+                    r"field\(s\) \['classes'\] missing"),
+        "extra": ({**data, "surprise": 1}, r"unexpected field\(s\) \['surprise'\]"),
+        "type": ({**data, "n_chans": "3"}, r"field 'n_chans' is a str, expected int"),
+        "newer": ({**data, "version": 99}, r"newer mne-neurosketch \(format version 99; "
+                  r"this one reads versions up to 2\)\. Upgrade"),
+        "params": ({**data, "params": {**data["params"], "learning_rate": 1}},
+                   r"unknown NeuroSketchClassifier parameter\(s\) \['learning_rate'\]"),
+        "weights": ({**data, "state_dict": {}}, r"weights in .* do not fit"),
+    }
+    for name, (content, message) in cases.items():
+        fname = tmp_path / f"{name}.pt"
+        torch.save(content, fname)
+        with pytest.raises(ValueError, match=message) as err:
+            NeuroSketchClassifier.load(fname)
+        assert str(fname) in str(err.value), name
+    # A version-1 file (no channel names) still loads.
+    v1 = {k: v for k, v in data.items() if k != "ch_names"}
+    torch.save({**v1, "version": 1}, tmp_path / "v1.pt")
+    X, _ = noise_data()
+    loaded = NeuroSketchClassifier.load(tmp_path / "v1.pt")
+    assert loaded.ch_names_ is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+class _UsersNet(NeuroSketch):
+    """A network class of the user's own (not in any registry)."""
+
+
+def test_load_imports_nothing_named_in_the_file(tmp_path):
+    """Class names resolve through an allow-list; a crafted name is never imported."""
+    _, path, data = _saved(tmp_path)
+    marker = tmp_path / "imported"
+    module_dir = tmp_path / "mods"
+    module_dir.mkdir()
+    (module_dir / "h12_payload.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "import torch\nclass Net(torch.nn.Module):\n    pass\n")
+    sys.path.insert(0, str(module_dir))
+    try:
+        crafted = {
+            "module_class": {**data, "module_class": {"__class__": "h12_payload:Net"}},
+            "param": {**data, "params": {**data["params"],
+                                         "module": {"__class__": "h12_payload:Net"}}},
+            "module_kwargs": {**data, "module_init": {
+                **data["module_init"], "activation": {"__class__": "h12_payload:Net"}}},
+            "os": {**data, "module_class": {"__class__": "os:system"}},
+        }
+        for name, content in crafted.items():
+            fname = tmp_path / f"{name}.pt"
+            torch.save(content, fname)
+            with pytest.raises(ValueError, match=r"which load\(\) does not import") as err:
+                NeuroSketchClassifier.load(fname)
+            assert str(fname) in str(err.value)
+        assert "h12_payload" not in sys.modules and not marker.exists()
+        assert "module=YourNet" in str(
+            pytest.raises(ValueError, NeuroSketchClassifier.load,
+                          tmp_path / "module_class.pt").value)
+    finally:
+        sys.path.remove(str(module_dir))
+    # The user's own class, passed explicitly.
+    X, y = noise_data()
+    clf = tiny_clf(module=_UsersNet, max_epochs=1).fit(X, y)
+    clf.save(tmp_path / "own.pt")
+    with pytest.raises(ValueError, match=r"_UsersNet'.*module=YourNet"):
+        NeuroSketchClassifier.load(tmp_path / "own.pt")
+    loaded = NeuroSketchClassifier.load(tmp_path / "own.pt", module=_UsersNet)
+    assert type(loaded.module_) is _UsersNet and loaded.module is _UsersNet
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(TypeError, match="module must be an nn.Module subclass"):
+        NeuroSketchClassifier.load(tmp_path / "own.pt", module="_UsersNet")
