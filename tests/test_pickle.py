@@ -347,7 +347,7 @@ def test_genuine_pickles_load_unchanged(tmp_path):
         assert out[1] == records[1]
 
 
-_SETTINGS = dict(max_examples=60, deadline=None)
+_SETTINGS = dict(max_examples=60, deadline=None, database=None)  # no .hypothesis/ folder
 
 
 @given(data=st.binary(max_size=200), header=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
