@@ -466,9 +466,11 @@ def _keep_global_rng():
     from the global generator on every pass.
     """
     state = np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        yield
-    np.random.set_state(state)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _plain_module(module):
@@ -507,7 +509,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Maximum number of passes over the training set (the paper's runs use
         500; pass fewer on a CPU).
     batch_size : int, default=64
-        Training and prediction batch size.
+        Training and prediction batch size. When the training set is smaller,
+        training uses it whole as one batch, with a warning (as scikit-learn's
+        ``MLPClassifier`` clips its batch size).
     lr : float, default=1e-3
         Peak learning rate of AdamW.
     weight_decay : float, default=0.05

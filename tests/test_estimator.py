@@ -523,7 +523,8 @@ def test_mistyped_module_kwargs_name_the_model_and_its_parameters():
     assert "n_chans" not in str(err.value)  # set from the data, not by the user
     with pytest.raises(ValueError, match=(
             r"\['n_filter_time'\] for ShallowFBCSPNet\. Did you mean 'n_filters_time'")):
-        NeuroSketchClassifier("ShallowFBCSPNet", module_kwargs={"n_filter_time": 8}).fit(X, y)
+        NeuroSketchClassifier(
+            "ShallowFBCSPNet", module_kwargs={"n_filter_time": 8}).fit(X, y)
 
 
 # ---------------------------------------------------------------------------
@@ -633,7 +634,8 @@ def test_load_imports_nothing_named_in_the_file(tmp_path):
         for name, content in crafted.items():
             fname = tmp_path / f"{name}.pt"
             torch.save(content, fname)
-            with pytest.raises(ValueError, match=r"which load\(\) does not import") as err:
+            with pytest.raises(ValueError,
+                               match=r"which load\(\) does not import") as err:
                 NeuroSketchClassifier.load(fname)
             assert str(fname) in str(err.value)
         assert "h12_payload" not in sys.modules and not marker.exists()

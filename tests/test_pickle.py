@@ -350,7 +350,8 @@ def test_genuine_pickles_load_unchanged(tmp_path):
 _SETTINGS = dict(max_examples=60, deadline=None, database=None)  # no .hypothesis/ folder
 
 
-@given(data=st.binary(max_size=200), header=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
+@given(data=st.binary(max_size=200),
+       header=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
 @settings(**_SETTINGS)
 def test_random_bytes_load_or_clear_error(tmp_path_factory, canary, data, header):
     import sys
@@ -435,7 +436,8 @@ def test_crafted_dtype_and_array_states_refused(tmp_path):
     for key, payload in payloads.items():
         fname = tmp_path / f"{key}.pkl"
         fname.write_bytes(payload)
-        with pytest.raises(UnsafePickleError, match="dtype state|state of an array") as err:
+        with pytest.raises(UnsafePickleError,
+                           match="dtype state|state of an array") as err:
             load_pickle(fname)
         assert str(fname) in str(err.value)
     fname.write_bytes(once)  # the genuine form loads

@@ -24,12 +24,12 @@ it is allocated.
 
 from __future__ import annotations
 
+import codecs
+import copyreg
 import importlib
 import io
 import math
 import os
-import codecs
-import copyreg
 import pickle
 import struct
 import types
@@ -202,14 +202,18 @@ def _check_dtype_state(dtype, state):
     if order not in ("<", ">", "|", "="):
         raise _Refused(f"a dtype state {state!r:.80}")
     if state != dtype.newbyteorder(order).__reduce__()[2]:
-        raise _Refused(f"a dtype state {state!r:.80} that NumPy does not write for {dtype}")
+        raise _Refused(
+            f"a dtype state {state!r:.80}", f"which NumPy never writes for {dtype}"
+        )
 
 
 class _NdarrayArgument:
-    """Stands for ``numpy.ndarray``, which genuine pickles only pass to ``_reconstruct``."""
+    """Stands for ``numpy.ndarray``: genuine pickles only pass it to ``_reconstruct``."""
 
     def __new__(cls, *args, **kwargs):
-        raise _Refused("numpy.ndarray called directly", "which NumPy's own pickles never do")
+        raise _Refused(
+            "numpy.ndarray called directly", "which NumPy's own pickles never do"
+        )
 
 
 def _guarded_globals(budget):
@@ -233,7 +237,9 @@ def _guarded_globals(budget):
         # the dict case.
         cls, base = real_of.get(cls, cls), real_of.get(base, base)
         if not (isinstance(cls, type) and issubclass(cls, dict) and base is dict):
-            raise _Refused(f"copyreg._reconstructor applied to cls={cls!r}, base={base!r}")
+            raise _Refused(
+                f"copyreg._reconstructor applied to cls={cls!r}, base={base!r}"
+            )
         budget.charge(len(state), f"a {cls.__name__}")
         return cls(state)
 
