@@ -1135,13 +1135,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         }, path)
 
     @classmethod
-    def load(cls, path, *, module=None, device=None):
+    def load(cls, path, *, module=None, trusted_classes=(), device=None):
         """Load an estimator written by :meth:`save`.
 
         Classes named in the file (the network, an ``activation`` in
         ``module_kwargs``...) are looked up among this package's models,
         braindecode's models and :mod:`torch.nn`'s layers; nothing named in
-        the file is imported. Pass your own network class as ``module``.
+        the file is imported. Pass your own network class as ``module``, and
+        any other class of your own that the file names as ``trusted_classes``.
 
         Parameters
         ----------
@@ -1151,6 +1152,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             The network class, when it is not one of this package's or
             braindecode's models (e.g. ``module=MyNet``). Only pass a class for
             a file you trust: its weights are loaded into it.
+        trusted_classes : sequence of type
+            Other classes of your own that the file names, e.g. an activation
+            in ``module_kwargs`` (``trusted_classes=[MyActivation]``), matched
+            by module and name.
         device : str | None
             Device to load onto; ``None`` uses the saved ``device`` parameter,
             falling back to the CPU when it names an unavailable CUDA device.
@@ -1171,7 +1176,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 "written by NeuroSketchClassifier.save()?"
             ) from None
         _check_save_file(data, path, cls.__name__)
-        resolve = _class_resolver(path, data["module_class"], module)
+        resolve = _class_resolver(path, data["module_class"], module, trusted_classes)
         params = _from_portable(data["params"], resolve)
         unknown = sorted(set(params) - set(cls._get_param_names()))
         if unknown:
@@ -1221,9 +1226,13 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return est
 
 
-def _class_resolver(path, saved_module_class, module):
+def _class_resolver(path, saved_module_class, module, extra):
     """Map the class names in a save file to classes, importing nothing."""
     trusted = _trusted_classes()
+    for cls in extra:
+        if not isinstance(cls, type):
+            raise TypeError(f"trusted_classes must hold classes, got {cls!r}.")
+        trusted[_class_path(cls)] = cls
     network = saved_module_class.get("__class__")
     if module is not None:
         if not (isinstance(module, type) and issubclass(module, nn.Module)):
@@ -1242,8 +1251,9 @@ def _class_resolver(path, saved_module_class, module):
             hint = (f"If you trust this file, pass its network class: "
                     f"NeuroSketchClassifier.load({str(path)!r}, module=YourNet).")
         else:
-            hint = ("Classes of other libraries cannot be restored from a file; "
-                    "build the estimator in code and load the weights into it.")
+            hint = ("If you trust this file and the class is yours, pass it: "
+                    f"NeuroSketchClassifier.load({str(path)!r}, "
+                    "trusted_classes=[YourClass]).")
         raise ValueError(
             f"{path} names the class {name!r}, which load() does not import: it "
             "only resolves this package's models, braindecode's models and "

@@ -612,6 +612,10 @@ class _UsersNet(NeuroSketch):
     """A network class of the user's own (not in any registry)."""
 
 
+class _UsersAct(torch.nn.ReLU):
+    """An activation class of the user's own."""
+
+
 def test_load_imports_nothing_named_in_the_file(tmp_path):
     """Class names resolve through an allow-list; a crafted name is never imported."""
     _, path, data = _saved(tmp_path)
@@ -655,3 +659,11 @@ def test_load_imports_nothing_named_in_the_file(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     with pytest.raises(TypeError, match="module must be an nn.Module subclass"):
         NeuroSketchClassifier.load(tmp_path / "own.pt", module="_UsersNet")
+    # The user's own activation in module_kwargs, passed explicitly too.
+    clf = tiny_clf(max_epochs=1, module_kwargs={**TINY, "activation": _UsersAct})
+    clf.fit(X, y).save(tmp_path / "act.pt")
+    with pytest.raises(ValueError, match=r"_UsersAct'.*trusted_classes=\[YourClass\]"):
+        NeuroSketchClassifier.load(tmp_path / "act.pt")
+    loaded = NeuroSketchClassifier.load(tmp_path / "act.pt", trusted_classes=[_UsersAct])
+    assert loaded.module_.activation is _UsersAct
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
