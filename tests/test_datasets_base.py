@@ -158,8 +158,8 @@ def test_recording_from_windows_and_validate():
         description=dict(subject=1, session="0", run="0"),
         source="f.npy",
     )
-    assert rec.data.dtype == np.float64 and rec.data.flags.c_contiguous
-    np.testing.assert_array_equal(rec.X, X.astype(np.float64))
+    assert rec.data.dtype == np.float32 and rec.data.flags.c_contiguous
+    np.testing.assert_array_equal(rec.X, X)
     np.testing.assert_array_equal(rec.data[:, 5:10], X[1])  # windows end to end
     rec.validate(3)
     with pytest.raises(ValueError, match=r"f\.npy: labels \[2\] are out of range"):
@@ -213,7 +213,9 @@ def test_moabb_dataset_keeps_ieeg(toy, tmp_path):
     assert dataset.interval == [0.0, 19 / 100] and dataset.unit_factor == 1.0
     X, labels, meta = MultiClassDecoding().get_data(dataset, [1, 2])
     assert X.shape == (24, 3, 20)  # ECoG and sEEG channels kept, n_times exact
-    np.testing.assert_array_equal(X, np.concatenate([arrays[1], arrays[2]]))
+    # float32 in the cache; MNE's float64 copy holds the same values
+    expected = np.concatenate([arrays[1], arrays[2]]).astype(np.float32)
+    np.testing.assert_array_equal(X, expected)
     np.testing.assert_array_equal(labels, np.array(["left", "right", "rest"] * 8))
     assert list(meta["run"].unique()) == ["0", "1"]
     assert dataset.data_path(1) == [str(root / "sub-1.npy")]
@@ -232,11 +234,13 @@ def test_cache_hit_and_keys(toy, tmp_path, counter, monkeypatch):
     second = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
     assert counter.value == 1  # served by the cache
     np.testing.assert_array_equal(_windows(first), _windows(second))
-    raw = second.datasets[0].raw
-    assert isinstance(raw._data, np.memmap)  # memory-mapped, copy-on-write
-    raw._data[0, 0] = 123.0  # user edits never reach the cache
+    lazy = second.datasets[0]
+    assert isinstance(lazy._data, np.memmap)  # memory-mapped, read on demand
+    assert lazy._data.dtype == np.float32
+    lazy.raw._data[0, 0] = 123.0  # user edits never reach the cache
+    assert lazy[0][0][0, 0] == np.float32(123.0)  # ... but the windows see them
     third = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
-    assert third.datasets[0].raw._data[0, 0] != 123.0 and counter.value == 1
+    assert third.datasets[0][0][0][0, 0] != 123.0 and counter.value == 1
     # another preprocessing parameter, task or package version: another entry
     _Toy(1, path=root, cache_dir=cache_dir, counter=counter, gain=2.0)
     assert counter.value == 2
@@ -272,7 +276,7 @@ def test_corrupt_entry_is_rebuilt(toy, tmp_path, counter, damage):
         (entry / "manifest.json").write_text("{not json")
     else:
         target.unlink()
-    with pytest.warns(RuntimeWarning, match="Corrupt cache entry, rebuilding"):
+    with pytest.warns(RuntimeWarning, match="Corrupt cache entry .*, rebuilding"):
         ds = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
     assert counter.value == 2
     np.testing.assert_array_equal(_windows(ds), expected)
