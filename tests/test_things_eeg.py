@@ -48,7 +48,7 @@ def test_test_task_matches_paper(tmp_path):
     assert len(ds.class_names) == 200 and ds.class_names[3] == "image_003"
     # the cached load gives the same windows
     again = ThingsEEG(2, path=tmp_path, cache_dir=tmp_path / "cache")
-    np.testing.assert_array_equal(_trials(again), np.stack(X_exp))
+    np.testing.assert_array_equal(_trials(again), np.stack(X_exp).astype(np.float32))
 
 
 @pytest.mark.parametrize("n_concepts", [2, 3])
