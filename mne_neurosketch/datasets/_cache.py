@@ -15,7 +15,8 @@ and CRC-32 of every array file (a truncated or corrupt file is detected).
 
 Entries are written one recording at a time (:func:`save_entry` consumes an iterator),
 so preparing a subject never holds it whole in memory. Reading one is defensive: the
-manifest is checked against a schema (:func:`check_manifest`), every file it names must
+manifest is checked against a schema (:func:`check_manifest`) and its own CRC-32,
+every file it names must
 lie in the entry's own folder, and any failure to read an entry is a cache miss that
 discards and rebuilds it with one warning naming the entry. Temporary folders left by
 killed writers are removed once they are older than :data:`TMP_MAX_AGE` seconds.
@@ -156,6 +157,7 @@ _TOP_SCHEMA = {
     "params": dict,
     "sources": list,
     "recordings": list,
+    "crc32": _INT,
 }
 _REC_SCHEMA = {
     "files": dict,
@@ -286,7 +288,16 @@ def _read_manifest(entry: Path) -> dict:
         manifest.get("format") != CACHE_FORMAT or manifest.get("version") != __version__
     ):
         raise StaleCacheError(f"cache entry {entry} was written by another version")
-    return check_manifest(manifest, manifest_file)
+    check_manifest(manifest, manifest_file)
+    if _manifest_crc(manifest) != manifest["crc32"]:
+        raise CacheError(f"{manifest_file} was altered (checksum mismatch)")
+    return manifest
+
+
+def _manifest_crc(manifest: dict) -> int:
+    """CRC-32 of a manifest's content (without its own checksum)."""
+    body = {k: v for k, v in manifest.items() if k != "crc32"}
+    return zlib.crc32(json.dumps(body, sort_keys=True).encode())
 
 
 def _load_array(entry, info, manifest_file, verify):
@@ -418,6 +429,7 @@ def save_entry(entry: Path, recordings, sources, params: dict, *, tmp=None) -> b
             manifest["recordings"].append(_recording_manifest(rec, files))
             del rec  # let the recording go before the next one is read
         # The manifest is written last: an entry without one is never published.
+        manifest["crc32"] = _manifest_crc(manifest)
         (tmp / "manifest.json").write_text(json.dumps(manifest))
         try:
             os.rename(tmp, entry)
