@@ -579,7 +579,13 @@ class CorpusReader(abc.ABC):
 
     @verbose
     def load_subject(
-        self, subject, *, cache: bool = True, cache_dir=None, verbose=None
+        self,
+        subject,
+        *,
+        cache: bool = True,
+        cache_dir=None,
+        on_recording=None,
+        verbose=None,
     ) -> list[Recording]:
         """Read one subject through the on-disk cache and validate it.
 
@@ -592,6 +598,9 @@ class CorpusReader(abc.ABC):
         cache_dir : path-like | None
             Cache folder; ``None`` uses the default (``MNE_NEUROSKETCH_CACHE_DIR``,
             else ``<MNE_DATA>/neurosketch_cache``).
+        on_recording : callable | None
+            Called with each recording as it is read from the corpus files (not
+            when the cache serves the subject), e.g. to advance a progress bar.
         %(verbose)s
 
         Returns
@@ -615,6 +624,8 @@ class CorpusReader(abc.ABC):
                         f"{self.n_times}."
                     )
                 n += 1
+                if on_recording is not None:
+                    on_recording(rec)
                 yield rec
             if not n:
                 raise RuntimeError(
