@@ -128,11 +128,32 @@ class WindowsArray:
 
     __rmul__ = __mul__
 
-    def __array__(self, dtype=None, copy=None):
-        out = np.empty(self.shape, dtype=np.float32)
+    def to_numpy(self, dtype=np.float32) -> np.ndarray:
+        """Read every window into one array.
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            float32 scales in float32 (as the network gets the windows); another
+            dtype converts each window first, then scales in that dtype.
+
+        Returns
+        -------
+        X : ndarray, shape (n_windows, n_chans, n_times)
+            The windows.
+        """
+        dtype = np.dtype(dtype)
+        out = np.empty(self.shape, dtype=dtype)
         for i in range(len(self)):
-            out[i] = self.window(i)
-        return out if dtype is None else out.astype(dtype, copy=False)
+            if dtype == np.float32:
+                out[i] = self.window(i)
+            else:
+                X = np.asarray(_item(self.dataset, int(self.indices[i]))[0], dtype=dtype)
+                out[i] = X * self.scale if self.scale != 1.0 else X
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return self.to_numpy(np.float32 if dtype is None else dtype)
 
     def std(self) -> float:
         """Standard deviation over all samples, read one window at a time (two passes)."""
