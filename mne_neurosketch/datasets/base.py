@@ -40,7 +40,7 @@ windows (:meth:`Recording.validate`), the on-disk cache (keyed by corpus, subjec
 Windows are stored end to end in one continuous float32 array per recording, so the
 braindecode windows and the MOABB epochs cut exactly the same samples, and a cached
 entry is memory-mapped without a copy. The braindecode view reads each window from the
-cache on demand (:class:`~mne_neurosketch.datasets._windows.LazyWindowsDataset`), so
+cache on demand (:class:`~mne_neurosketch.datasets.LazyWindowsDataset`), so
 its memory does not grow with the number of subjects or runs; a subject is prepared
 one recording at a time (:meth:`CorpusReader.read_subject` may be a generator). The
 MOABB view builds a float64 Raw per recording on demand: MNE computes in float64, and
@@ -652,7 +652,7 @@ def recordings_to_windows(recordings: Iterable[Recording], class_names=None):
     Returns
     -------
     windows : braindecode.datasets.BaseConcatDataset
-        One :class:`~mne_neurosketch.datasets._windows.LazyWindowsDataset` (a
+        One :class:`~mne_neurosketch.datasets.LazyWindowsDataset` (a
         braindecode :class:`~braindecode.datasets.EEGWindowsDataset`) per recording,
         reading its windows on demand; targets in ``metadata["target"]``;
         descriptions from :attr:`Recording.description`.
@@ -701,7 +701,10 @@ def _load_subjects(reader, subjects, cache, cache_dir):
 class CorpusWindowsDataset(BaseConcatDataset):
     """A corpus as a braindecode :class:`~braindecode.datasets.BaseConcatDataset`.
 
-    Corpus modules subclass it with an explicit signature (see the module docstring).
+    One :class:`~mne_neurosketch.datasets.LazyWindowsDataset` per recording: the
+    windows stay in the memory-mapped cache and are read when indexed, so the
+    memory this needs does not grow with the number of subjects or runs. Corpus
+    modules subclass it with an explicit signature (see the module docstring).
 
     Parameters
     ----------
