@@ -211,9 +211,16 @@ def child_simulate_seeddv(a):
     from mne_neurosketch.datasets.seed_dv import simulate_seed_dv
 
     t0 = time.perf_counter()
-    simulate_seed_dv(a["dir"], subjects=tuple(range(1, a["subjects"] + 1)),
+    n_distinct = min(a["distinct"], a["subjects"])
+    simulate_seed_dv(a["dir"], subjects=tuple(range(1, n_distinct + 1)),
                      full_size=True, class_signal=0.5)
-    return dict(seconds=time.perf_counter() - t0,
+    # The other subjects are hard links to these files (same bytes, own name, own
+    # cache entry): what is measured is how memory scales with the number of
+    # subjects read, which does not depend on the samples' values.
+    eeg = Path(a["dir"]) / "SEED-DV" / "EEG"
+    for s in range(n_distinct + 1, a["subjects"] + 1):
+        os.link(eeg / f"sub{(s - 1) % n_distinct + 1}.npy", eeg / f"sub{s}.npy")
+    return dict(seconds=time.perf_counter() - t0, distinct_subjects=n_distinct,
                 source_mb=_folder_mb(Path(a["dir"]) / "SEED-DV"))
 
 
@@ -282,7 +289,8 @@ def _summary(res, args):
     lines = ["Scale: float32, lazy windows, streaming preparation (issue 14)",
              "~" * 62, ""]
     m = res["machine"]
-    lines += [f"- machine: {m['cpu']} ({m['cores']} logical cores), "
+    lines += [f"- machine: {m['cpu']} ({m['cores']} logical cores, shared with "
+              "other jobs during the run), "
               f"{m['memory_gb']:.1f} GiB; {m['python']}, torch {m['torch']}; "
               f"{m['date']}; DataLoader workers {m['workers']}",
               "- peak = peak resident memory (``VmHWM``) of a fresh process, imports "
@@ -296,7 +304,10 @@ def _summary(res, args):
         lines.append(
             f"- Chisco: {p['runs']} runs, {p['windows']} windows of 122 x 2501 "
             f"(source {c['simulate']['source_mb'] / 1024:.1f} GB, float32 cache "
-            f"{p['cache_mb'] / 1024:.1f} GB)")
+            f"{p['cache_mb'] / 1024:.1f} GB); the epoch is {t['windows']} windows "
+            f"spread over all runs at batch {t['batch']} (a CPU epoch over every "
+            "window takes hours at this shape, and NeuroSketch-Base's training "
+            "activations grow with the batch; a full epoch at batch 64 is a GPU job)")
         rows += [
             ("Chisco: prepare (one run at a time)", p["peak_mb"], "-",
              f"{p['seconds']:.0f} s"),
@@ -308,6 +319,16 @@ def _summary(res, args):
         ]
     s = res.get("seeddv")
     if s:
+        n_all, n_sim = max(map(int, s["folds"])), s["simulate"]["distinct_subjects"]
+        linked = "" if n_sim >= n_all else (
+            f", {n_sim} simulated and the others hard links to their files (same "
+            "bytes, own cache entries)")
+        lines.append(
+            f"- SEED-DV: {n_all} full-size synthetic subjects (7 blocks x 40 concepts x "
+            f"5 clips of 62 x 400; source {s['simulate']['source_mb'] / 1024:.1f} GB, "
+            f"float32 caches {s['prepare']['cache_mb'] / 1024:.1f} GB){linked}; "
+            "the fit rows' peak is mostly NeuroSketch-Base's batch-64 training "
+            "activations, the pass rows are the data path alone")
         for key in sorted(s["folds"], key=int):
             f = s["folds"][key]
             rows.append((
@@ -354,13 +375,23 @@ def main(argv=None):
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument("--seeddv-subjects", type=int, default=20)
     parser.add_argument("--fold-windows", type=int, default=256)
+    parser.add_argument("--seeddv-distinct", type=int, default=20,
+                        help="subjects simulated; the others link to their files")
     parser.add_argument("--keep", action="store_true", help="keep the scratch files")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only rewrite the summary from the saved results")
     parser.add_argument("--child")
     parser.add_argument("--child-args")
     args = parser.parse_args(argv)
     if args.child:
         out = CHILDREN[args.child.replace("-", "_")](json.loads(args.child_args))
         print(json.dumps(out))
+        return 0
+
+    if args.summarize:
+        res = json.loads((Path(args.out) / "scale_cpu.json").read_text())
+        (Path(args.out) / "scale_cpu_summary.rst").write_text(_summary(res, args))
+        print(_summary(res, args))
         return 0
 
     import torch
@@ -400,7 +431,8 @@ def main(argv=None):
             shutil.rmtree(scratch / "chisco-cache", ignore_errors=True)
     if "seeddv" in steps:
         a = dict(dir=str(scratch / "seeddv"), cache=str(scratch / "seeddv-cache"),
-                 subjects=args.seeddv_subjects, fold_windows=args.fold_windows)
+                 subjects=args.seeddv_subjects, fold_windows=args.fold_windows,
+                 distinct=args.seeddv_distinct)
         s = res["seeddv"] = {"folds": {}}
         s["simulate"] = _run_child("simulate-seeddv", a)
         s["prepare"] = _run_child("seeddv-prepare", a)

@@ -9,6 +9,7 @@ import copy
 import difflib
 import importlib
 import inspect
+import multiprocessing
 import numbers
 import os
 import re
@@ -76,6 +77,8 @@ def _softmax(logits):
 
 def _loader_workers():
     """Worker processes that read lazy windows (``MNE_NEUROSKETCH_NUM_WORKERS``)."""
+    if multiprocessing.current_process().daemon:
+        return 0  # e.g. inside a Dask worker: daemons cannot start processes
     value = mne.get_config("MNE_NEUROSKETCH_NUM_WORKERS")
     if value is not None:
         try:

@@ -167,8 +167,8 @@ def test_leftover_tmp_folders_removed_when_old(pristine, tmp_path):
     assert cache.counter.value == 0
 
 
-def test_lazy_windows_never_touch_the_map(pristine, tmp_path):
-    """Windows are read with pread: the memory map stays unpaged (no RSS growth)."""
+def test_cached_windows_are_read_from_the_entry_file(pristine, tmp_path):
+    """Cached windows are read from the entry's file (pread), not from the map."""
     cache = _Counting(pristine, tmp_path)
     ds = _Toy(1, path=cache.root, cache_dir=cache.cache_dir)
     lazy = ds.datasets[0]

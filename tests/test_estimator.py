@@ -473,3 +473,28 @@ def test_dataset_is_streamed_like_arrays(n_workers, monkeypatch):
         clf.predict(WindowsArray(create_from_X_y(
             X[:, :2], y, drop_last_window=False, sfreq=50.0,
             window_size_samples=40, window_stride_samples=40)))
+
+
+def _loader_workers_in(queue):
+    from mne_neurosketch.estimator import _loader_workers
+
+    queue.put(_loader_workers())
+
+
+def test_loader_workers_config_and_daemons(monkeypatch):
+    """Workers come from the config key; none inside daemon processes (Dask)."""
+    import multiprocessing
+
+    from mne_neurosketch.estimator import _loader_workers
+
+    monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", "3")
+    assert _loader_workers() == 3
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_loader_workers_in, args=(queue,), daemon=True)
+    proc.start()
+    assert queue.get(timeout=120) == 0
+    proc.join()
+    monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", "many")
+    with pytest.raises(ValueError, match="MNE_NEUROSKETCH_NUM_WORKERS"):
+        _loader_workers()
