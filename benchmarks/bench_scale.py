@@ -344,7 +344,8 @@ def _summary(res, args):
                 f"{f['fit_and_score_s']:.0f} s"))
     lines += ["", ".. list-table:: Peak resident memory per step (MB)",
               "   :header-rows: 1", "",
-              "   * - step", "     - peak (MB)", "     - workers (MB)", "     - time / rate"]
+              "   * - step", "     - peak (MB)", "     - workers (MB)",
+              "     - time / rate"]
     for name, peak, workers, note in rows:
         w = workers if isinstance(workers, str) else f"{workers:.0f}"
         lines += [f"   * - {name}", f"     - {peak:.0f}", f"     - {w}",

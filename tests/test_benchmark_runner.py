@@ -239,7 +239,7 @@ def test_cross_subject_streams_the_corpus_cache(tmp_path, monkeypatch):
         "TSLR": make_pipeline("TSLR"),
         "EEGNet": make_pipeline("EEGNet", max_epochs=1, batch_size=16, device="cpu"),
     }
-    df = run_benchmark(spec, pipes, protocol="cross-subject", results=tmp_path / "r.sqlite",
-                       subjects=[1, 2], progress=False)
+    df = run_benchmark(spec, pipes, protocol="cross-subject",
+                       results=tmp_path / "r.sqlite", subjects=[1, 2], progress=False)
     assert len(df) == 4 and set(df["pipeline"]) == {"TSLR", "EEGNet"}
     assert df["score"].between(0, 1).all()

@@ -239,7 +239,8 @@ def test_mutated_entry_files(pristine, tmp_path, which, op, where, blob):
     if op == "truncate":
         target.write_bytes(content[:pos])
     elif op == "flip":
-        target.write_bytes(content[:pos] + bytes([content[pos] ^ 0x5A]) + content[pos + 1 :])
+        flipped = bytes([content[pos] ^ 0x5A])
+        target.write_bytes(content[:pos] + flipped + content[pos + 1 :])
     elif op == "random":
         target.write_bytes(blob)
     else:

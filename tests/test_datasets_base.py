@@ -10,7 +10,6 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
-
 from _toy_corpus import _Toy, _ToyMOABB, _ToyReader, make_toy
 from _toy_corpus import windows as _windows
 

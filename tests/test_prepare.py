@@ -31,7 +31,8 @@ def test_prepare_serial_then_served_by_cache(tmp_path):
         (1, 2, 30), (2, 2, 30)
     ]
     reader = reference.reader
-    assert all((e / "manifest.json").is_file() for e in _entries(reader, cache_dir, [1, 2]))
+    entries = _entries(reader, cache_dir, [1, 2])
+    assert all((e / "manifest.json").is_file() for e in entries)
     # the cache now serves the subjects: no recording is read again
     read = []
     for s in (1, 2):
@@ -64,6 +65,7 @@ def test_prepare_on_dask_workers(tmp_path):
                        n_workers=1, progress=False)
     assert [p.subject for p in prepared] == [2, 1]  # in the order asked
     reader = SEEDDV(1, path=tmp_path, cache=False).reader
-    assert all((e / "manifest.json").is_file() for e in _entries(reader, cache_dir, [1, 2]))
+    entries = _entries(reader, cache_dir, [1, 2])
+    assert all((e / "manifest.json").is_file() for e in entries)
     with pytest.raises(ValueError, match="not both"):
         prepare("seeddv", [1], path=tmp_path, scheduler="tcp://x:1", n_workers=1)

@@ -4,7 +4,7 @@ One cache entry holds every recording of one subject for one corpus and one set 
 preprocessing parameters::
 
     <cache_dir>/<code>/sub-<subject>/<key>/manifest.json
-                                         /rec000_data.npy   float32 (n_chans, n_windows * n_times)
+                                         /rec000_data.npy   float32, windows end to end
                                          /rec000_y.npy      int64 (n_windows,)
                                          ...
 
@@ -358,7 +358,9 @@ def load_entry(entry: Path, sources, *, recording_class, verify=True):
                 ).validate(check_finite=False)
             )
         except (ValueError, TypeError, KeyError) as exc:
-            raise CacheError(f"{manifest_file}: recordings[{i}] is invalid ({exc})") from exc
+            raise CacheError(
+                f"{manifest_file}: recordings[{i}] is invalid ({exc})"
+            ) from exc
     return recordings
 
 
