@@ -132,7 +132,16 @@ def test_manifest_deleted_folder_kept(pristine, tmp_path):
     assert cache.counter.value == 1
 
 
-@pytest.mark.parametrize("name", ["../outside.npy", "/etc/hostname", "sub/rec.npy", ".."])
+def test_deeply_nested_manifest(pristine, tmp_path):
+    cache = _Counting(pristine, tmp_path)
+    (cache.entry / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    cache.check_outcome()
+    assert cache.counter.value == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["../outside.npy", "/etc/hostname", "sub/rec.npy", "..", "rec\x00.npy"]
+)
 def test_manifest_paths_confined(pristine, tmp_path, name):
     cache = _Counting(pristine, tmp_path)
     outside = cache.entry.parent / "outside.npy"

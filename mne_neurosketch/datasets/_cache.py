@@ -257,10 +257,18 @@ def check_manifest(manifest, fname) -> dict:
     return manifest
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # loops, bad names
+        raise CacheError(f"cannot resolve {path!r} ({exc})") from exc
+
+
 def _confined(entry: Path, name: str, manifest_file) -> Path:
     """``entry / name`` if ``name`` is a plain file name inside the entry, else refuse."""
     bad = (
         not name
+        or "\x00" in name
         or name in (".", "..")
         or Path(name).name != name
         or "/" in name
@@ -268,7 +276,7 @@ def _confined(entry: Path, name: str, manifest_file) -> Path:
         or os.sep in name
     )
     fname = entry / name
-    if bad or fname.resolve().parent != entry.resolve():
+    if bad or _resolved(fname).parent != _resolved(entry):
         raise CacheError(
             f"{manifest_file} names the file {name!r} outside its entry folder; refused"
         )
@@ -282,7 +290,7 @@ def _read_manifest(entry: Path) -> dict:
         raise CacheError(f"{entry} has no manifest.json (deleted, or a killed writer)")
     try:
         manifest = json.loads(manifest_file.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CacheError(f"unreadable manifest {manifest_file} ({exc})") from exc
     if isinstance(manifest, dict) and (
         manifest.get("format") != CACHE_FORMAT or manifest.get("version") != __version__
