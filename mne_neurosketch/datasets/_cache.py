@@ -55,6 +55,7 @@ CACHE_FORMAT = 2
 #: Seconds after which a writer's temporary folder (untouched since) is removed.
 TMP_MAX_AGE = 6 * 3600.0
 _CHUNK = 1 << 24  # bytes read at a time for checksums
+_ATTEMPTS = 3  # loads of an entry that other processes keep replacing
 
 
 class CacheError(RuntimeError):
@@ -537,23 +538,34 @@ def cached_read(reader, subject, cache_dir, read):
     entry = entry_path(cache_dir, reader.code, subject, params)
     sources = reader.source_files(subject)
     remove_stale_tmp(entry.parent)
-    if os.path.lexists(entry):
+    for attempt in range(_ATTEMPTS):
+        if os.path.lexists(entry):
+            try:
+                recordings = load_entry(entry, sources, recording_class=Recording)
+                logger.info(f"Loaded {reader.code} subject {subject} from cache {entry}")
+                return recordings
+            except StaleCacheError as exc:
+                logger.info(f"Stale cache entry, rebuilding: {exc}")
+            except CacheError as exc:
+                warn(f"Corrupt cache entry {entry}, rebuilding it: {exc}")
+            discard_entry(entry)
         try:
-            recordings = load_entry(entry, sources, recording_class=Recording)
-            logger.info(f"Loaded {reader.code} subject {subject} from cache {entry}")
-            return recordings
-        except StaleCacheError as exc:
-            logger.info(f"Stale cache entry, rebuilding: {exc}")
-        except CacheError as exc:
-            warn(f"Corrupt cache entry {entry}, rebuilding it: {exc}")
-        discard_entry(entry)
-    try:
-        published = save_entry(entry, read(), sources, params, tmp=_tmp_folder(entry))
-    except OSError as exc:
-        warn(
-            f"Could not write the cache entry {entry} ({exc}); continuing without "
-            "cache. Pass cache_dir= to a writable folder or cache=False."
-        )
-        return list(read())
-    # Ours was checked as it was written; another process' entry is verified.
-    return load_entry(entry, sources, recording_class=Recording, verify=not published)
+            published = save_entry(
+                entry, read(), sources, params, tmp=_tmp_folder(entry)
+            )
+        except OSError as exc:
+            warn(
+                f"Could not write the cache entry {entry} ({exc}); continuing without "
+                "cache. Pass cache_dir= to a writable folder or cache=False."
+            )
+            return list(read())
+        try:
+            # Ours was checked as it was written; another process' is verified.
+            return load_entry(
+                entry, sources, recording_class=Recording, verify=not published
+            )
+        except CacheError:
+            # Another process discarded the entry in between: start again.
+            if attempt == _ATTEMPTS - 1:
+                raise
+            logger.debug(f"Cache entry {entry} replaced while loading; retrying")

@@ -71,6 +71,12 @@ class LazyWindowsDataset(EEGWindowsDataset):
         self._data = data
         self._file = _file_of(data)
         self._fd = None
+        if self._file is not None:
+            # Opened now: the windows stay readable if the entry is replaced later.
+            try:
+                self._fd = os.open(self._file[0], os.O_RDONLY)
+            except OSError:  # e.g. too many open files: opened on first read
+                pass
         self._ch_names = list(ch_names)
         self._ch_types = list(ch_types)
         self._sfreq = float(sfreq)
@@ -114,7 +120,10 @@ class LazyWindowsDataset(EEGWindowsDataset):
             return np.array(self._data[:, start:stop], dtype=np.float32)
         path, offset, n_total, dtype = self._file
         if self._fd is None:
-            self._fd = os.open(path, os.O_RDONLY)
+            try:
+                self._fd = os.open(path, os.O_RDONLY)
+            except OSError:  # the entry was replaced: the map still holds the data
+                return np.array(self._data[:, start:stop], dtype=np.float32)
         n_chans = len(self._ch_names)
         size = dtype.itemsize
         out = np.empty((n_chans, stop - start), dtype=dtype)
