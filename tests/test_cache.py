@@ -176,12 +176,14 @@ def test_leftover_tmp_folders_removed_when_old(pristine, tmp_path):
     assert cache.counter.value == 0
 
 
-def test_cached_windows_are_read_from_the_entry_file(pristine, tmp_path):
-    """Cached windows are read from the entry's file (pread), not from the map."""
+def test_cached_windows_survive_a_replaced_entry(pristine, tmp_path):
+    """Windows are read from the entry's open file, even once it is discarded."""
     cache = _Counting(pristine, tmp_path)
     ds = _Toy(1, path=cache.root, cache_dir=cache.cache_dir)
     lazy = ds.datasets[0]
     assert lazy._file is not None and lazy._file[0].startswith(str(cache.entry))
+    _cache.discard_entry(cache.entry)  # e.g. another process rebuilds it
+    assert not cache.entry.exists()
     np.testing.assert_array_equal(windows(ds), cache.expected)
 
 
