@@ -61,17 +61,24 @@ class _Counting:
         caught = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         return windows(ds), caught
 
-    def check_outcome(self):
-        """A correct load or one rebuild with one warning naming the entry."""
+    def check_outcome(self, forged=False):
+        """A correct load or one rebuild with one warning naming the entry.
+
+        ``forged``: the manifest's checksum was recomputed after the edit, so a
+        consistent edit (e.g. one recording less) is a valid entry and loads as such.
+        """
         got, caught = self.load()
-        np.testing.assert_array_equal(got, self.expected)
+        if forged:
+            assert got.ndim == 3 and got.shape[1:] == self.expected.shape[1:]
+        else:
+            np.testing.assert_array_equal(got, self.expected)
         assert self.counter.value in (0, 1)
         assert len(caught) <= 1
         for w in caught:
             assert str(self.entry) in str(w.message)
-        # whatever happened, the entry is healthy now
-        got, caught = self.load()
-        np.testing.assert_array_equal(got, self.expected)
+        # whatever happened, the entry is healthy now and loads the same again
+        again, caught = self.load()
+        np.testing.assert_array_equal(again, got)
         assert caught == [] and self.counter.value in (0, 1)
         return got
 
@@ -224,7 +231,7 @@ def test_mutated_manifest(pristine, tmp_path, data):
         parent[path[-1]] = data.draw(_json, label="value")
     resign = data.draw(st.booleans(), label="resign")
     _write_manifest(cache.entry, manifest, resign=resign)
-    cache.check_outcome()
+    cache.check_outcome(forged=resign)
 
 
 @SETTINGS
