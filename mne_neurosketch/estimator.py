@@ -8,7 +8,9 @@ import contextlib
 import copy
 import difflib
 import inspect
+import multiprocessing
 import numbers
+import os
 import re
 from pathlib import Path
 
@@ -34,8 +36,9 @@ from .augmentation import (
     WarmupCosineSchedule,
     make_recipe_transforms,
 )
+from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
 from .models import NeuroSketch, NeuroSketchSD
-from .utils import ProgressBar, logger, use_log_level, warn
+from .utils import logger, use_log_level, warn
 
 __all__ = ["NeuroSketchClassifier"]
 
@@ -69,6 +72,40 @@ def _log_info(text):
 
 def _softmax(logits):
     return torch.softmax(logits.float(), dim=-1)
+
+
+def _loader_workers():
+    """Worker processes that read lazy windows (``MNE_NEUROSKETCH_NUM_WORKERS``)."""
+    if multiprocessing.current_process().daemon:
+        return 0  # e.g. inside a Dask worker: daemons cannot start processes
+    value = mne.get_config("MNE_NEUROSKETCH_NUM_WORKERS")
+    if value is not None:
+        try:
+            return max(0, int(value))
+        except ValueError:
+            raise ValueError(
+                "Invalid value for the 'MNE_NEUROSKETCH_NUM_WORKERS' config key. "
+                f"Allowed values are non-negative integers, but got {value!r} instead."
+            ) from None
+    return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+class _Loader(torch.utils.data.DataLoader):
+    """A DataLoader that reads windows with worker processes when they are lazy.
+
+    Windows read on demand (a braindecode dataset passed to ``fit``/``predict``)
+    are loaded by ``MNE_NEUROSKETCH_NUM_WORKERS`` processes (default: the CPU
+    count minus one, at most 4) while the network trains; pinned memory is set
+    on CUDA by the estimator. Arrays in memory keep the plain loader.
+    """
+
+    def __init__(self, dataset, **kwargs):
+        lazy = isinstance(dataset, WindowsTorchDataset) or isinstance(
+            getattr(dataset, "X", None), WindowsArray
+        )
+        if lazy and "num_workers" not in kwargs:
+            kwargs["num_workers"] = _loader_workers()
+        super().__init__(dataset, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -106,6 +143,12 @@ class _RecipeNet(EEGClassifier):
         ]
         self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
         return self
+
+    def get_dataset(self, X, y=None):
+        # Windows read on demand go to the DataLoader as they are, never stacked.
+        if isinstance(X, WindowsArray):
+            return WindowsTorchDataset(X, y)
+        return super().get_dataset(X, y)
 
     def _to_device(self, x):
         if isinstance(x, torch.Tensor) and self.device is not None:
@@ -248,25 +291,10 @@ def _dataset_sfreq(dataset):
     return None
 
 
-def _dataset_to_array(dataset):
-    """Load every window of a (braindecode) dataset into memory."""
-    n = len(dataset)
-    if n == 0:
-        raise ValueError("The dataset X is empty: it holds no windows.")
-    X, y = [], []
-    iterator = range(n)
-    if n > 1000:
-        iterator = ProgressBar(iterator, mesg="Loading windows")
-    for i in iterator:
-        item = dataset[i]
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise ValueError(
-                "A dataset X must yield (X, y, ...) items, as braindecode windows "
-                f"datasets do; item 0 is a {type(item).__name__}."
-            )
-        X.append(np.asarray(item[0], dtype=np.float32))
-        y.append(item[1])
-    return np.stack(X), np.asarray(y), _dataset_sfreq(dataset)
+def _dataset_view(dataset):
+    """A lazy array view of a (braindecode) dataset, its targets and sfreq."""
+    X = WindowsArray(dataset)
+    return X, dataset_targets(dataset), _dataset_sfreq(dataset)
 
 
 def _resolve_scaling(scaling, X):
@@ -276,7 +304,11 @@ def _resolve_scaling(scaling, X):
     if scaling == "auto":
         # Networks with BatchNorm cannot learn from volt-scale signals: the
         # variance (~1e-10 V^2) drowns in BatchNorm's eps. Read them as µV.
-        std = float(np.std(X[: min(len(X), 256)], dtype=np.float64))
+        sample = X[: min(len(X), 256)]
+        if isinstance(sample, WindowsArray):
+            std = sample.std()  # one window at a time
+        else:
+            std = float(np.std(sample, dtype=np.float64))
         if 0 < std < _VOLT_STD:
             logger.info(f"Trials look like volts (std {std:.2g}); scaling them by "
                         "1e6 to µV (pass scaling=None to disable).")
@@ -728,13 +760,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         if reset:
             self.ch_names_ = None
         if _is_dataset(X):
-            Xa, ya, sfreq = _dataset_to_array(X)
+            Xa, ya, sfreq = _dataset_view(X)
             if y is not None and len(y) != len(ya):
                 raise ValueError(
                     f"y has {len(y)} labels but the dataset X has {len(ya)} windows. "
                     "Pass y=None to use the dataset's targets."
                 )
             return Xa, (ya if y is None else y), sfreq
+        if isinstance(X, WindowsArray) and y is None:
+            return X, dataset_targets(X.dataset)[X.indices], None
         return X, y, None
 
     def _match_channels(self, epochs):
@@ -771,6 +805,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                     f"X and y have different numbers of trials: X has {len(X)} and "
                     f"y has {len(y)}. Pass one label per trial."
                 )
+        if isinstance(X, WindowsArray):  # read on demand, never stacked
+            y = np.asarray(y)
+            self.n_features_in_ = X.shape[1]
+            check_classification_targets(y)
+            return X, y, sfreq
         X, y = validate_data(
             self, X, y, reset=True, allow_nd=True, dtype=np.float32, order="C"
         )
@@ -781,6 +820,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _check_predict_data(self, X):
         check_is_fitted(self, "net_")
         X, _, _ = self._as_array(X, None)
+        if isinstance(X, WindowsArray):
+            return self._check_windows(X)
         shape = getattr(X, "shape", None)
         if shape is None and isinstance(X, (list, tuple)):
             try:
@@ -807,6 +848,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             )
         return self._scale(np.require(X, requirements=["C", "W"]))
 
+    def _check_windows(self, X):
+        """Check a lazy view of windows against the fitted shape; scale it."""
+        if X.shape[1:] != (self.n_chans_, self.n_times_):
+            raise ValueError(
+                f"X has trials of {X.shape[1]} channels x {X.shape[2]} samples, but "
+                f"this {type(self).__name__} was fitted on {self.n_chans_} channels x "
+                f"{self.n_times_} samples. Crop or resample the trials to match."
+            )
+        return self._scale(X)
+
     def _scale(self, X):
         return X if self.scaling_ == 1.0 else X * np.float32(self.scaling_)
 
@@ -815,9 +866,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             X_valid, y_valid, _ = self._as_array(X_valid, y_valid)
             if y_valid is None:
                 raise ValueError("y_valid is required with X_valid.")
-            X_valid = validate_data(self, X_valid, reset=False, allow_nd=True,
-                                    dtype=np.float32, order="C")
-            X_valid = np.require(self._check_ndim(X_valid), requirements=["C", "W"])
+            if not isinstance(X_valid, WindowsArray):
+                X_valid = validate_data(self, X_valid, reset=False, allow_nd=True,
+                                        dtype=np.float32, order="C")
+                X_valid = np.require(self._check_ndim(X_valid),
+                                     requirements=["C", "W"])
             if X_valid.shape[1:] != X.shape[1:]:
                 raise ValueError(
                     f"X_valid has trials of shape {X_valid.shape[1:]}, but X has "
@@ -903,6 +956,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__batch_size=batch_size,
             iterator_train__drop_last=drop_last,
             iterator_train__generator=torch.Generator().manual_seed(int(seeds[3])),
+            iterator_train=_Loader,
+            iterator_valid=_Loader,
             iterator_train__pin_memory=cuda,
             iterator_valid__pin_memory=cuda,
             device=device,
@@ -960,7 +1015,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_trials, n_chans, n_times) | mne.Epochs | Dataset
             Training trials. A 2-D array is read as ``(n_trials, n_times)``
             with one channel. A braindecode windows dataset (or any torch
-            dataset yielding ``(X, y, ...)``) is loaded into memory.
+            dataset yielding ``(X, y, ...)``) is streamed: its windows are read
+            batch by batch by DataLoader workers (``MNE_NEUROSKETCH_NUM_WORKERS``),
+            never stacked in memory.
         y : array-like of shape (n_trials,) | None
             Labels (integers or strings). ``None`` for datasets (their
             targets) and for Epochs (their event names).

@@ -217,3 +217,29 @@ def test_report_leaves_partial_pipelines_out_of_statistics(fake, tmp_path):
     assert set(stats["pipe1"]) | set(stats["pipe2"]) == {"TSLR", "MDM"}
     assert {"significance.png", "score_plot.png"} <= names
     assert "MDM-one" in (tmp_path / "report" / "summary.md").read_text()
+
+
+def test_cross_subject_streams_the_corpus_cache(tmp_path, monkeypatch):
+    """A cross-subject unit is a lazy view of the cache: MOABB's trials, never stacked."""
+    from mne_neurosketch.benchmark.runner import _load
+    from mne_neurosketch.datasets._array import WindowsArray
+
+    monkeypatch.setenv("MNE_NEUROSKETCH_CACHE_DIR", str(tmp_path / "cache"))
+    spec = resolve_dataset("simulated-seeddv", path=tmp_path / "sim", subjects=[1, 2])
+    paradigm = spec.paradigm("signal")
+    X, labels, meta = _load(spec, paradigm, [2, 1])
+    lazy, lazy_labels, lazy_meta = _load(spec, paradigm, [2, 1], lazy=True)
+    assert isinstance(lazy, WindowsArray) and lazy.shape == X.shape
+    np.testing.assert_array_equal(lazy.to_numpy(np.float64), X)  # MOABB's float64
+    np.testing.assert_allclose(np.asarray(lazy), X, rtol=1e-6)  # the network's float32
+    np.testing.assert_array_equal(lazy_labels, labels)
+    for col in ("subject", "session", "run"):
+        np.testing.assert_array_equal(lazy_meta[col].astype(str), meta[col].astype(str))
+    pipes = {
+        "TSLR": make_pipeline("TSLR"),
+        "EEGNet": make_pipeline("EEGNet", max_epochs=1, batch_size=16, device="cpu"),
+    }
+    df = run_benchmark(spec, pipes, protocol="cross-subject",
+                       results=tmp_path / "r.sqlite", subjects=[1, 2], progress=False)
+    assert len(df) == 4 and set(df["pipeline"]) == {"TSLR", "EEGNet"}
+    assert df["score"].between(0, 1).all()

@@ -3,17 +3,19 @@
 import json
 import multiprocessing
 import os
+import pickle
 from pathlib import Path
 
 import mne
 import numpy as np
+import pandas as pd
 import pytest
+from _toy_corpus import _Toy, _ToyMOABB, _ToyReader, make_toy
+from _toy_corpus import windows as _windows
 
 from mne_neurosketch.datasets import _cache
+from mne_neurosketch.datasets._windows import LazyWindowsDataset
 from mne_neurosketch.datasets.base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
     Recording,
     config_key,
     nonflat_trials,
@@ -23,92 +25,15 @@ from mne_neurosketch.datasets.base import (
 from mne_neurosketch.paradigms import MultiClassDecoding
 
 
-class _ToyReader(CorpusReader):
-    """A two-run corpus stored as one .npy per subject; counts real reads."""
-
-    code = "Toy-Corpus"
-    publisher = "the toy publisher (https://example.org/toy)"
-    layout = "toy/sub-<n>.npy  (n_trials, 3, 20) float"
-    folder_names = ("toy",)
-    subjects = (1, 2)
-    tasks = ("main", "other")
-
-    def __init__(self, path=None, *, task="main", gain=1.0, counter=None):
-        super().__init__(path, task=task)
-        self.gain = gain
-        self.counter = counter
-
-    def _is_root(self, folder):
-        return any(folder.glob("sub-*.npy"))
-
-    n_times = 20
-    sfreq = 100.0
-
-    def class_names(self):
-        return ["left", "right", "rest"]
-
-    def cache_params(self):
-        return dict(super().cache_params(), gain=self.gain)
-
-    def source_files(self, subject):
-        fname = self.root / f"sub-{subject}.npy"
-        if not fname.is_file():
-            raise FileNotFoundError(f"Missing {fname}")
-        return [fname]
-
-    def read_subject(self, subject):
-        if self.counter is not None:
-            with self.counter.get_lock():
-                self.counter.value += 1
-        X = np.load(self.source_files(subject)[0]) * self.gain
-        y = np.arange(len(X)) % 3
-        half = len(X) // 2
-        return [
-            Recording.from_windows(
-                X[sl],
-                y[sl],
-                ch_names=["A", "B", "C"],
-                ch_types=["ecog", "ecog", "seeg"],
-                sfreq=self.sfreq,
-                description=dict(subject=subject, session="0", run=str(run)),
-                source=str(self.source_files(subject)[0]),
-            )
-            for run, sl in enumerate((slice(0, half), slice(half, None)))
-        ]
-
-
-class _Toy(CorpusWindowsDataset):
-    def __init__(self, subject_ids=None, path=None, **kwargs):
-        cache = kwargs.pop("cache", True)
-        cache_dir = kwargs.pop("cache_dir", None)
-        super().__init__(
-            _ToyReader(path, **kwargs), subject_ids, cache=cache, cache_dir=cache_dir
-        )
-
-
-class _ToyMOABB(CorpusMOABBDataset):
-    def __init__(self, path=None, *, subjects=None, cache_dir=None):
-        super().__init__(_ToyReader(path), subjects=subjects, cache_dir=cache_dir)
-
-
 @pytest.fixture
 def toy(tmp_path):
     root = tmp_path / "toy"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    arrays = {s: rng.standard_normal((12, 3, 20)) for s in (1, 2)}
-    for s, X in arrays.items():
-        np.save(root / f"sub-{s}.npy", X)
-    return root, arrays
+    return root, make_toy(root)
 
 
 @pytest.fixture
 def counter():
     return multiprocessing.Value("i", 0)
-
-
-def _windows(ds):
-    return np.stack([ds[i][0] for i in range(len(ds))]).astype(np.float64)
 
 
 # ----------------------------------------------------------------------- paths
@@ -158,8 +83,8 @@ def test_recording_from_windows_and_validate():
         description=dict(subject=1, session="0", run="0"),
         source="f.npy",
     )
-    assert rec.data.dtype == np.float64 and rec.data.flags.c_contiguous
-    np.testing.assert_array_equal(rec.X, X.astype(np.float64))
+    assert rec.data.dtype == np.float32 and rec.data.flags.c_contiguous
+    np.testing.assert_array_equal(rec.X, X)
     np.testing.assert_array_equal(rec.data[:, 5:10], X[1])  # windows end to end
     rec.validate(3)
     with pytest.raises(ValueError, match=r"f\.npy: labels \[2\] are out of range"):
@@ -213,7 +138,9 @@ def test_moabb_dataset_keeps_ieeg(toy, tmp_path):
     assert dataset.interval == [0.0, 19 / 100] and dataset.unit_factor == 1.0
     X, labels, meta = MultiClassDecoding().get_data(dataset, [1, 2])
     assert X.shape == (24, 3, 20)  # ECoG and sEEG channels kept, n_times exact
-    np.testing.assert_array_equal(X, np.concatenate([arrays[1], arrays[2]]))
+    # float32 in the cache; MNE's float64 copy holds the same values
+    expected = np.concatenate([arrays[1], arrays[2]]).astype(np.float32)
+    np.testing.assert_array_equal(X, expected)
     np.testing.assert_array_equal(labels, np.array(["left", "right", "rest"] * 8))
     assert list(meta["run"].unique()) == ["0", "1"]
     assert dataset.data_path(1) == [str(root / "sub-1.npy")]
@@ -232,11 +159,13 @@ def test_cache_hit_and_keys(toy, tmp_path, counter, monkeypatch):
     second = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
     assert counter.value == 1  # served by the cache
     np.testing.assert_array_equal(_windows(first), _windows(second))
-    raw = second.datasets[0].raw
-    assert isinstance(raw._data, np.memmap)  # memory-mapped, copy-on-write
-    raw._data[0, 0] = 123.0  # user edits never reach the cache
+    lazy = second.datasets[0]
+    assert isinstance(lazy._data, np.memmap)  # memory-mapped, read on demand
+    assert lazy._data.dtype == np.float32
+    lazy.raw._data[0, 0] = 123.0  # user edits never reach the cache
+    assert lazy[0][0][0, 0] == np.float32(123.0)  # ... but the windows see them
     third = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
-    assert third.datasets[0].raw._data[0, 0] != 123.0 and counter.value == 1
+    assert third.datasets[0][0][0][0, 0] != 123.0 and counter.value == 1
     # another preprocessing parameter, task or package version: another entry
     _Toy(1, path=root, cache_dir=cache_dir, counter=counter, gain=2.0)
     assert counter.value == 2
@@ -272,7 +201,7 @@ def test_corrupt_entry_is_rebuilt(toy, tmp_path, counter, damage):
         (entry / "manifest.json").write_text("{not json")
     else:
         target.unlink()
-    with pytest.warns(RuntimeWarning, match="Corrupt cache entry, rebuilding"):
+    with pytest.warns(RuntimeWarning, match="Corrupt cache entry .*, rebuilding"):
         ds = _Toy(1, path=root, cache_dir=cache_dir, counter=counter)
     assert counter.value == 2
     np.testing.assert_array_equal(_windows(ds), expected)
@@ -349,3 +278,73 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert _cache.default_cache_dir() == tmp_path / "data" / "neurosketch_cache"
     assert isinstance(_cache.default_cache_dir(), Path)
     assert mne.get_config("MNE_NEUROSKETCH_CACHE_DIR") is None
+
+
+# ------------------------------------------------------------ lazy vs eager
+def _corpus(kind, tmp_path):
+    """A small simulated corpus: (windows dataset class kwargs, reader)."""
+    if kind == "toy":
+        root = tmp_path / "toy"
+        make_toy(root)
+        return _Toy, root, _ToyReader(root), [2, 1]
+    if kind == "seed_dv":
+        from mne_neurosketch.datasets.seed_dv import SEEDDV, simulate_seed_dv
+
+        simulate_seed_dv(tmp_path, subjects=(1, 2), seed=3)
+        ds_cls, reader_cls = SEEDDV, type(SEEDDV(1, path=tmp_path, cache=False).reader)
+        return ds_cls, tmp_path, reader_cls(tmp_path), [2, 1]
+    from mne_neurosketch.datasets.chisco import Chisco, simulate_chisco
+
+    root = simulate_chisco(tmp_path, subjects=(1,), runs=(1, 2, 10), n_unmapped=1)
+    reader = type(Chisco(1, path=root, cache=False).reader)(root)
+    return Chisco, root, reader, [1]
+
+
+@pytest.mark.parametrize("kind", ["toy", "seed_dv", "chisco"])
+def test_lazy_windows_equal_eager(kind, tmp_path):
+    """The lazy cached windows are today's eager windows: same data, labels, order."""
+    from braindecode.datasets import EEGWindowsDataset
+    from torch.utils.data import DataLoader
+
+    ds_cls, root, reader, subjects = _corpus(kind, tmp_path)
+    names = reader.class_names()
+    # the eager path: every recording read, held as a Raw, windows cut from it
+    eager = []
+    for subject in subjects:
+        for rec in reader.read_subject(subject):
+            starts = np.arange(rec.n_windows) * rec.n_times
+            md = pd.DataFrame(
+                dict(
+                    i_window_in_trial=0,
+                    i_start_in_trial=starts,
+                    i_stop_in_trial=starts + rec.n_times,
+                    target=rec.y,
+                )
+            )
+            eager.append(EEGWindowsDataset(rec.to_raw(names), md, rec.description))
+    X_eager = np.stack([d[i][0] for d in eager for i in range(len(d))])
+    y_eager = np.concatenate([d.y for d in eager])
+    for cache in (False, True, True):  # no cache, cache write, cache read
+        lazy = ds_cls(subjects, path=root, cache=cache, cache_dir=tmp_path / "c")
+        assert all(isinstance(d, LazyWindowsDataset) for d in lazy.datasets)
+        X = np.stack([lazy[i][0] for i in range(len(lazy))])
+        assert X.dtype == np.float32
+        np.testing.assert_array_equal(X, X_eager)
+        np.testing.assert_array_equal(lazy.get_metadata()["target"], y_eager)
+        assert [d.description.to_dict() for d in lazy.datasets] == [
+            d.description.to_dict() for d in eager
+        ]
+    # cached windows are read from the file, and survive pickling (loader workers)
+    assert all(d._file is not None for d in lazy.datasets)
+    clone = pickle.loads(pickle.dumps(lazy))
+    np.testing.assert_array_equal(clone[len(clone) - 1][0], X_eager[-1])
+    loader = DataLoader(lazy, batch_size=4, num_workers=2, shuffle=False)
+    batches = [(xb.numpy(), yb.numpy()) for xb, yb, _ in loader]
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), X_eager)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y_eager)
+    # the MOABB view's raws are the same float32 values (float64 only there)
+    raw = lazy.datasets[0].raw
+    assert raw.get_data().dtype == np.float64
+    np.testing.assert_array_equal(
+        raw.get_data()[:, : reader.n_times], X_eager[0].astype(np.float64)
+    )

@@ -667,3 +667,58 @@ def test_load_imports_nothing_named_in_the_file(tmp_path):
     loaded = NeuroSketchClassifier.load(tmp_path / "act.pt", trusted_classes=[_UsersAct])
     assert loaded.module_.activation is _UsersAct
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("n_workers", ["0", "2"])
+def test_dataset_is_streamed_like_arrays(n_workers, monkeypatch):
+    """A windows dataset streams through DataLoader workers; same fit as arrays."""
+    from braindecode.datasets import create_from_X_y
+
+    from mne_neurosketch.datasets._array import WindowsArray
+
+    monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", n_workers)
+    X, y = noise_data(n=32, n_chans=3, n_times=40)
+    X = X.astype(np.float32)
+    windows = create_from_X_y(X, y, drop_last_window=False, sfreq=50.0,
+                              window_size_samples=40, window_stride_samples=40)
+    streamed = tiny_clf(max_epochs=2, valid_size=0.25).fit(windows)
+    stacked = tiny_clf(max_epochs=2, valid_size=0.25).fit(X, y)
+    loader = streamed.net_.get_iterator(streamed.net_.get_dataset(WindowsArray(windows)))
+    assert loader.loader.num_workers == int(n_workers)
+    np.testing.assert_allclose(streamed.predict_proba(windows),
+                               stacked.predict_proba(X), rtol=1e-5, atol=1e-6)
+    assert streamed.score(windows) == stacked.score(X, y)
+    # a dataset view is also accepted as X_valid, and by predict
+    view = WindowsArray(windows)
+    clf = tiny_clf(max_epochs=1).fit(view[:24], y[:24], X_valid=view[24:],
+                                      y_valid=y[24:])
+    assert clf.predict(view).shape == (32,)
+    with pytest.raises(ValueError, match="fitted on 3 channels x 40 samples"):
+        clf.predict(WindowsArray(create_from_X_y(
+            X[:, :2], y, drop_last_window=False, sfreq=50.0,
+            window_size_samples=40, window_stride_samples=40)))
+
+
+def _loader_workers_in(queue):
+    from mne_neurosketch.estimator import _loader_workers
+
+    queue.put(_loader_workers())
+
+
+def test_loader_workers_config_and_daemons(monkeypatch):
+    """Workers come from the config key; none inside daemon processes (Dask)."""
+    import multiprocessing
+
+    from mne_neurosketch.estimator import _loader_workers
+
+    monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", "3")
+    assert _loader_workers() == 3
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_loader_workers_in, args=(queue,), daemon=True)
+    proc.start()
+    assert queue.get(timeout=120) == 0
+    proc.join()
+    monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", "many")
+    with pytest.raises(ValueError, match="MNE_NEUROSKETCH_NUM_WORKERS"):
+        _loader_workers()

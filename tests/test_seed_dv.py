@@ -51,11 +51,11 @@ def test_windows_match_paper(tmp_path, layout):
     raw = ds.datasets[0].raw
     assert raw.ch_names == list(SEED_DV_CHANNELS) and len(raw.ch_names) == 62
     assert set(raw.get_channel_types()) == {"eeg"} and raw.info["sfreq"] == 200.0
-    # continuous raw data hold the windows exactly (float64)
+    # the continuous (float64) raws hold the float32 windows exactly
     got64 = np.concatenate(
         [d.raw.get_data().reshape(62, -1, 400).transpose(1, 0, 2) for d in ds.datasets]
     )
-    np.testing.assert_array_equal(got64, X_exp)
+    np.testing.assert_array_equal(got64, X_exp.astype(np.float32))
     X = _window_array(ds)
     assert X.dtype == np.float32 and X.shape == (30, 62, 400)
     np.testing.assert_array_equal(X, X_exp.astype(np.float32))

@@ -40,14 +40,15 @@ def test_test_task_matches_paper(tmp_path):
     ds = ThingsEEG(2, path=tmp_path, cache_dir=tmp_path / "cache")
     assert ds.datasets[0].raw.ch_names == CH17 == list(THINGS_EEG_CHANNELS)
     assert ds.datasets[0].raw.info["sfreq"] == 100.0
-    np.testing.assert_array_equal(_trials(ds), np.stack(X_exp))
+    # windows are float32 from the reader on
+    np.testing.assert_array_equal(_trials(ds), np.stack(X_exp).astype(np.float32))
     md = ds.get_metadata()
     np.testing.assert_array_equal(md["target"], y_exp)
     np.testing.assert_array_equal(md["repetition"], np.tile(np.arange(5), 4))
     assert len(ds.class_names) == 200 and ds.class_names[3] == "image_003"
     # the cached load gives the same windows
     again = ThingsEEG(2, path=tmp_path, cache_dir=tmp_path / "cache")
-    np.testing.assert_array_equal(_trials(again), np.stack(X_exp))
+    np.testing.assert_array_equal(_trials(again), np.stack(X_exp).astype(np.float32))
 
 
 @pytest.mark.parametrize("n_concepts", [2, 3])
@@ -63,7 +64,9 @@ def test_train_labels_from_shape(tmp_path, n_concepts):
     ds = ThingsEEG(1, path=root, task="train", cache=False)
     y_exp = [cond // 10 for cond in range(n_cond) for _ in range(n_rep)]
     np.testing.assert_array_equal(ds.get_metadata()["target"], y_exp)
-    np.testing.assert_array_equal(_trials(ds), eeg.reshape(-1, 17, 100))
+    np.testing.assert_array_equal(
+        _trials(ds), eeg.reshape(-1, 17, 100).astype(np.float32)
+    )
     with pytest.raises(ValueError, match="multiple of images_per_concept=7"):
         ThingsEEG(1, path=root, task="train", images_per_concept=7, cache=False)
 

@@ -243,6 +243,26 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--title", help="title of report.md")
     _add_common(rep, progress=False)
 
+    prep = sub.add_parser(
+        "prepare",
+        help="build a corpus' cache of windows ahead of training, one run at a time",
+        description="Read a corpus and write its preprocessed windows to the cache, "
+        "one run at a time (the memory needed does not grow with the corpus).",
+    )
+    prep.add_argument("--dataset", required=True, metavar="NAME",
+                      help="a corpus, e.g. seeddv, chisco-read or simulated-seeddv")
+    prep.add_argument("--subjects", nargs="+", metavar="S",
+                      help="subjects, e.g. '1 2 3' or '1-11' (default: all)")
+    prep.add_argument("--path", help="the corpus folder (default: its MNE config key)")
+    prep.add_argument("--cache-dir", metavar="DIR",
+                      help="cache folder (default: MNE_NEUROSKETCH_CACHE_DIR)")
+    prep.add_argument("--scheduler", metavar="ADDRESS",
+                      help="prepare subjects on a running Dask scheduler's workers "
+                      "(they read and write the shared cache folder)")
+    prep.add_argument("--n-workers", type=_positive_int, metavar="N",
+                      help="prepare on a local Dask cluster of N processes")
+    _add_common(prep)
+
     lst = sub.add_parser("list", help="list the available models, datasets or protocols")
     lst.add_argument(
         "what",
@@ -403,6 +423,24 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_prepare(args) -> int:
+    from .prepare import prepare
+
+    prepared = prepare(
+        args.dataset,
+        args.subjects,
+        path=args.path,
+        cache_dir=args.cache_dir,
+        scheduler=args.scheduler,
+        n_workers=args.n_workers,
+        progress=not args.no_progress,
+    )
+    for p in prepared:
+        print(f"subject {p.subject}: {p.n_recordings} runs, {p.n_windows} windows")
+    print(f"Cache: {prepared[0].cache_dir if prepared else args.cache_dir}")
+    return 0
+
+
 def _cmd_list(args) -> int:
     from .datasets import list_datasets
     from .pipelines import PIPELINES
@@ -454,7 +492,12 @@ def main(argv=None) -> int:
     if getattr(args, "subjects", None) is not None:
         args.subjects = _subjects(args.subjects)
     _quiet_libraries(getattr(args, "verbose", False))
-    commands = {"benchmark": _cmd_benchmark, "report": _cmd_report, "list": _cmd_list}
+    commands = {
+        "benchmark": _cmd_benchmark,
+        "report": _cmd_report,
+        "prepare": _cmd_prepare,
+        "list": _cmd_list,
+    }
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, ImportError) as err:

@@ -32,6 +32,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer
 from sklearn.preprocessing import LabelEncoder
 from tqdm.auto import tqdm
 
+from ..datasets._array import WindowsArray, dataset_targets
+from ..datasets.base import CorpusMOABBDataset, CorpusWindowsDataset
 from ..utils import logger, verbose
 from .datasets import BenchmarkDataset, resolve_dataset
 from .pipelines import PIPELINES, _stable, pipeline_params, resolve_model_name
@@ -131,13 +133,12 @@ def _device_of(estimator) -> str:
 
 def _fit(estimator, X, y, fold: Fold):
     """Fit on the training trials (with the fold's validation set if accepted)."""
-    X_train, y_train = X[fold.train], y[fold.train]
+    X_train, y_train = _input_for(estimator, X[fold.train]), y[fold.train]
     if fold.valid is not None and len(fold.valid):
         fit_params = inspect.signature(estimator.fit).parameters
         if "X_valid" in fit_params:
-            return estimator.fit(
-                X_train, y_train, X_valid=X[fold.valid], y_valid=y[fold.valid]
-            )
+            X_valid = _input_for(estimator, X[fold.valid])
+            return estimator.fit(X_train, y_train, X_valid=X_valid, y_valid=y[fold.valid])
     return estimator.fit(X_train, y_train)
 
 
@@ -167,8 +168,9 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
     rows = []
     for session, idx in parts:
         t0 = time.perf_counter()
-        score = float(scorer(estimator, X[idx], y[idx]))
-        y_pred = estimator.predict(X[idx])
+        X_test = _input_for(estimator, X[idx])
+        score = float(scorer(estimator, X_test, y[idx]))
+        y_pred = estimator.predict(X_test)
         score_time = time.perf_counter() - t0
         rows.append(
             dict(
@@ -309,7 +311,54 @@ class _Dask:
 
 
 # ----------------------------------------------------------------------------- data
-def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=()):
+def _input_for(estimator, X):
+    """Lazy windows go to the deep estimator as they are (it streams them); other
+    pipelines get the float64 array MOABB would have given them."""
+    from ..estimator import NeuroSketchClassifier
+
+    if isinstance(X, WindowsArray) and not isinstance(estimator, NeuroSketchClassifier):
+        return X.to_numpy(np.float64)
+    return X
+
+
+def _streams(spec: BenchmarkDataset, paradigm) -> bool:
+    """Whether MOABB's trials are exactly the corpus' cached windows."""
+    from ..paradigms import MultiClassDecoding
+
+    untouched = ("fmin", "fmax", "tmax", "baseline", "channels", "resample", "events",
+                 "n_classes")
+    return (
+        isinstance(spec.dataset, CorpusMOABBDataset)
+        and type(paradigm) is MultiClassDecoding
+        and all(getattr(paradigm, name, None) is None for name in untouched)
+        and paradigm.tmin == 0
+    )
+
+
+def _load_windows(spec: BenchmarkDataset, subjects):
+    """Several subjects' trials as a lazy view of the corpus cache (never stacked).
+
+    Gives what :func:`_load` gets from MOABB (same trials, order, labels and
+    metadata), but each window is read from the memory-mapped cache when a fit
+    needs it, so a cross-subject fold's memory does not grow with the subjects.
+    """
+    ds = spec.dataset
+    windows = CorpusWindowsDataset(
+        ds.reader, list(subjects), cache=ds.cache, cache_dir=ds.cache_dir
+    )
+    labels = np.asarray(windows.class_names)[dataset_targets(windows)]
+    metadata = pd.DataFrame(
+        {
+            key: np.concatenate([[d.description[key]] * len(d) for d in windows.datasets])
+            for key in ("subject", "session", "run")
+        }
+    )
+    return WindowsArray(windows, scale=spec.scale), labels, metadata
+
+
+def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=(), lazy=False):
+    if lazy and not extra_columns and _streams(spec, paradigm):
+        return _load_windows(spec, subjects)
     kwargs = {}
     if extra_columns:
         from moabb.datasets.base import BaseDataset
@@ -544,7 +593,10 @@ class _Plan:
                 if c not in ("subject", "session", "run")
             ]
             for kind in sorted(set(self.inputs.values())):
-                loaded[kind] = _load(self.spec, self.spec.paradigm(kind), unit, extra)
+                loaded[kind] = _load(
+                    self.spec, self.spec.paradigm(kind), unit, extra,
+                    lazy=self.protocol.scope == "dataset",  # several subjects at once
+                )
             X0, labels0, meta = next(iter(loaded.values()))
             for kind, (X, labels, m) in loaded.items():
                 if len(labels) != len(labels0) or not np.array_equal(labels, labels0):

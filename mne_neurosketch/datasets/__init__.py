@@ -7,6 +7,7 @@ on-disk format. :mod:`mne_neurosketch.datasets.base` is the shared machinery.
 """
 
 from ._cache import default_cache_dir
+from ._windows import LazyWindowsDataset
 from .base import (
     CorpusMOABBDataset,
     CorpusReader,
@@ -57,6 +58,7 @@ __all__ = [
     "OpenMIIR",
     "OPENMIIR_CH_NAMES",
     "OpenMIIRMOABB",
+    "LazyWindowsDataset",
     "Recording",
     "recordings_to_windows",
     "resolve_path",

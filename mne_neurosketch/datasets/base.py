@@ -37,9 +37,14 @@ windows (:meth:`Recording.validate`), the on-disk cache (keyed by corpus, subjec
 :meth:`CorpusReader.cache_params` and the package version), the braindecode windows
 (:func:`recordings_to_windows`) and the MOABB raws (:meth:`Recording.to_raw`).
 
-Windows are stored end to end in one continuous array per recording, so the braindecode
-:class:`~braindecode.datasets.EEGWindowsDataset` and the MOABB epochs cut exactly the
-same samples, and a cached entry is memory-mapped without a copy.
+Windows are stored end to end in one continuous float32 array per recording, so the
+braindecode windows and the MOABB epochs cut exactly the same samples, and a cached
+entry is memory-mapped without a copy. The braindecode view reads each window from the
+cache on demand (:class:`~mne_neurosketch.datasets.LazyWindowsDataset`), so
+its memory does not grow with the number of subjects or runs; a subject is prepared
+one recording at a time (:meth:`CorpusReader.read_subject` may be a generator). The
+MOABB view builds a float64 Raw per recording on demand: MNE computes in float64, and
+this is the one place the data are converted.
 """
 
 # License: BSD (3-clause)
@@ -57,11 +62,12 @@ from typing import ClassVar
 import mne
 import numpy as np
 import pandas as pd
-from braindecode.datasets import BaseConcatDataset, EEGWindowsDataset
+from braindecode.datasets import BaseConcatDataset
 from moabb.datasets.base import BaseDataset
 
 from ..utils import ProgressBar, verbose
 from ._cache import cached_read, default_cache_dir
+from ._windows import LazyWindowsDataset
 
 __all__ = [
     "CorpusMOABBDataset",
@@ -178,7 +184,8 @@ class Recording:
     Parameters
     ----------
     data : ndarray, shape (n_chans, n_windows * n_times)
-        The windows, float64, in the corpus' own unit (no rescaling).
+        The windows in the corpus' own unit (no rescaling), stored as float32
+        (other dtypes are converted once, at construction).
     y : ndarray of int, shape (n_windows,)
         Class index of each window (``0 .. n_classes - 1``).
     n_times : int
@@ -208,6 +215,11 @@ class Recording:
     metadata: pd.DataFrame | None = None
     source: str = ""
 
+    def __post_init__(self):
+        # float32 end to end: half the memory of float64, the network's dtype.
+        if self.data.dtype != np.float32:
+            self.data = np.ascontiguousarray(self.data, dtype=np.float32)
+
     @classmethod
     def from_windows(
         cls, X, y, *, ch_names, ch_types, sfreq, description, metadata=None, source=""
@@ -217,7 +229,7 @@ class Recording:
         Parameters
         ----------
         X : array-like, shape (n_windows, n_chans, n_times)
-            The windows (copied into float64).
+            The windows (copied into float32).
         y : array-like of int, shape (n_windows,)
             Class indices.
         ch_names : list of str
@@ -246,7 +258,7 @@ class Recording:
             )
         n_windows, n_chans, n_times = X.shape
         data = np.ascontiguousarray(
-            X.transpose(1, 0, 2).reshape(n_chans, n_windows * n_times), dtype=np.float64
+            X.transpose(1, 0, 2).reshape(n_chans, n_windows * n_times), dtype=np.float32
         )
         if isinstance(ch_types, str):
             ch_types = [ch_types] * n_chans
@@ -353,20 +365,35 @@ class Recording:
         Returns
         -------
         raw : mne.io.RawArray
-            The data, not copied (float64), in the corpus' own unit.
+            A float64 copy of this recording's data (MNE computes in float64), in
+            the corpus' own unit.
         """
         info = mne.create_info(list(self.ch_names), self.sfreq, list(self.ch_types))
-        raw = mne.io.RawArray(self.data, info, copy="auto", verbose="error")
+        data = np.asarray(self.data, dtype=np.float64)
+        raw = mne.io.RawArray(data, info, copy="auto", verbose="error")
         if class_names is not None:
-            width = self.n_times / self.sfreq
-            raw.set_annotations(
-                mne.Annotations(
-                    onset=np.arange(self.n_windows) * width,
-                    duration=np.full(self.n_windows, width),
-                    description=[class_names[k] for k in self.y],
-                )
-            )
+            raw.set_annotations(self.annotations(class_names))
         return raw
+
+    def annotations(self, class_names: Sequence[str]) -> mne.Annotations:
+        """One annotation per window: onset, length and class name.
+
+        Parameters
+        ----------
+        class_names : sequence of str
+            Names of the classes (index = label).
+
+        Returns
+        -------
+        annotations : mne.Annotations
+            The annotations, in seconds from the start of the recording.
+        """
+        width = self.n_times / self.sfreq
+        return mne.Annotations(
+            onset=np.arange(self.n_windows) * width,
+            duration=np.full(self.n_windows, width),
+            description=[class_names[k] for k in self.y],
+        )
 
 
 def nonflat_trials(X: np.ndarray) -> np.ndarray:
@@ -511,8 +538,12 @@ class CorpusReader(abc.ABC):
         """Files read for ``subject``; ``FileNotFoundError`` naming a missing one."""
 
     @abc.abstractmethod
-    def read_subject(self, subject: int) -> list[Recording]:
-        """Read and preprocess one subject (no cache); return its recordings."""
+    def read_subject(self, subject: int) -> Iterable[Recording]:
+        """Read and preprocess one subject (no cache); return its recordings.
+
+        A generator that yields one recording at a time lets the cache write each
+        recording as soon as it is read, so a subject is never whole in memory.
+        """
 
     def cache_params(self) -> dict:
         """Everything that determines the windows (JSON-safe); part of the cache key.
@@ -548,7 +579,13 @@ class CorpusReader(abc.ABC):
 
     @verbose
     def load_subject(
-        self, subject, *, cache: bool = True, cache_dir=None, verbose=None
+        self,
+        subject,
+        *,
+        cache: bool = True,
+        cache_dir=None,
+        on_recording=None,
+        verbose=None,
     ) -> list[Recording]:
         """Read one subject through the on-disk cache and validate it.
 
@@ -561,33 +598,42 @@ class CorpusReader(abc.ABC):
         cache_dir : path-like | None
             Cache folder; ``None`` uses the default (``MNE_NEUROSKETCH_CACHE_DIR``,
             else ``<MNE_DATA>/neurosketch_cache``).
+        on_recording : callable | None
+            Called with each recording as it is read from the corpus files (not
+            when the cache serves the subject), e.g. to advance a progress bar.
         %(verbose)s
 
         Returns
         -------
         recordings : list of Recording
-            The subject's recordings, in the paper's trial order.
+            The subject's recordings, in the paper's trial order. From the cache,
+            their ``data`` are read-only-on-disk memory maps (copy-on-write).
         """
         subject = self.check_subject(subject)
         n_classes = len(self.class_names())
 
         def read():
-            recordings = self.read_subject(subject)
-            if not recordings:
-                raise RuntimeError(
-                    f"{self.code}: no recording read for subject {subject}"
-                )
-            for rec in recordings:
+            # One recording at a time: validated, then handed on (to the cache
+            # writer, which writes it and lets it go).
+            n = 0
+            for rec in self.read_subject(subject):
                 rec.validate(n_classes)
                 if rec.n_times != self.n_times:
                     raise ValueError(
                         f"{rec.source}: windows of {rec.n_times} samples, expected "
                         f"{self.n_times}."
                     )
-            return recordings
+                n += 1
+                if on_recording is not None:
+                    on_recording(rec)
+                yield rec
+            if not n:
+                raise RuntimeError(
+                    f"{self.code}: no recording read for subject {subject}"
+                )
 
         if not cache:
-            return read()
+            return list(read())
         cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
         return cached_read(self, subject, cache_dir, read)
 
@@ -606,8 +652,10 @@ def recordings_to_windows(recordings: Iterable[Recording], class_names=None):
     Returns
     -------
     windows : braindecode.datasets.BaseConcatDataset
-        One :class:`~braindecode.datasets.EEGWindowsDataset` per recording; targets in
-        ``metadata["target"]``; descriptions from :attr:`Recording.description`.
+        One :class:`~mne_neurosketch.datasets.LazyWindowsDataset` (a
+        braindecode :class:`~braindecode.datasets.EEGWindowsDataset`) per recording,
+        reading its windows on demand; targets in ``metadata["target"]``;
+        descriptions from :attr:`Recording.description`.
     """
     return BaseConcatDataset(_windows_datasets(recordings, class_names))
 
@@ -627,7 +675,15 @@ def _windows_datasets(recordings, class_names):
         if rec.metadata is not None:
             md = pd.concat([md, rec.metadata.reset_index(drop=True)], axis=1)
         out.append(
-            EEGWindowsDataset(rec.to_raw(class_names), md, description=rec.description)
+            LazyWindowsDataset(
+                rec.data,
+                md,
+                ch_names=rec.ch_names,
+                ch_types=rec.ch_types,
+                sfreq=rec.sfreq,
+                description=rec.description,
+                annotations=None if class_names is None else rec.annotations(class_names),
+            )
         )
     return out
 
@@ -645,7 +701,10 @@ def _load_subjects(reader, subjects, cache, cache_dir):
 class CorpusWindowsDataset(BaseConcatDataset):
     """A corpus as a braindecode :class:`~braindecode.datasets.BaseConcatDataset`.
 
-    Corpus modules subclass it with an explicit signature (see the module docstring).
+    One :class:`~mne_neurosketch.datasets.LazyWindowsDataset` per recording: the
+    windows stay in the memory-mapped cache and are read when indexed, so the
+    memory this needs does not grow with the number of subjects or runs. Corpus
+    modules subclass it with an explicit signature (see the module docstring).
 
     Parameters
     ----------

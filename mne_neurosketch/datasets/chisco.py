@@ -149,14 +149,14 @@ def read_textmaps(fname) -> dict:
 
 
 def _read_pkl_trials(fname, n_times):
-    """Trials (n, 122, T) in volts and their texts from one pickle."""
+    """Trials (n, 122, T) in volts (float32) and their texts from one pickle."""
     trials = load_pickle(fname, what="Chisco pickle")
     if not isinstance(trials, list):
         raise ValueError(
             f"The Chisco pickle {fname} should hold a list of trials, got "
             f"{type(trials).__name__}."
         )
-    X = np.empty((len(trials), len(CHISCO_CH_NAMES), n_times))
+    X = np.empty((len(trials), len(CHISCO_CH_NAMES), n_times), dtype=np.float32)
     texts = []
     for ii, trial in enumerate(trials):
         if not isinstance(trial, dict) or not {"text", "input_features"} <= set(trial):
@@ -180,7 +180,7 @@ def _read_pkl_trials(fname, n_times):
 
 
 def _read_fif_trials(fname, n_times):
-    """Trials (n, 122, T) in volts and their texts from one epochs file."""
+    """Trials (n, 122, T) in volts (float32) and their texts from one epochs file."""
     # The release does not use the -epo.fif suffix MNE expects: silence that warning.
     with mne.utils.use_log_level("error"):
         try:
@@ -202,7 +202,7 @@ def _read_fif_trials(fname, n_times):
         raise ValueError(
             f"{fname}: epochs of {len(epochs.times)} samples, expected {n_times}."
         )
-    X = epochs.get_data(picks=CHISCO_CH_NAMES)
+    X = epochs.get_data(picks=CHISCO_CH_NAMES).astype(np.float32)
     texts = ["" if t is None else str(t) for t in epochs.metadata["Word"]]
     return X, texts
 
@@ -296,8 +296,9 @@ class _ChiscoReader(CorpusReader):
         return [textmaps, *self._run_files(subject)]
 
     def read_subject(self, subject):
+        # A generator: one run at a time (a full run is ~190 MB of float32).
         textmaps = read_textmaps(self.root / "json" / "textmaps.json")
-        recordings, n_unmapped, n_flat = [], 0, 0
+        n_unmapped, n_flat = 0, 0
         for fname in self._run_files(subject):
             read = _read_pkl_trials if fname.suffix == ".pkl" else _read_fif_trials
             X, texts = read(fname, self.n_times)
@@ -320,28 +321,28 @@ class _ChiscoReader(CorpusReader):
                 logger.info(f"{fname.name}: no trial left, skipped")
                 continue
             run = run_number(fname)
-            recordings.append(
-                Recording.from_windows(
-                    _to_microvolts(X[keep]),
-                    [textmaps[texts[k]] for k in keep],
-                    ch_names=CHISCO_CH_NAMES,
-                    ch_types="eeg",
-                    sfreq=SFREQ,
-                    description=dict(
-                        subject=subject, session="0", run=str(run), task=self.task
-                    ),
-                    metadata=pd.DataFrame(
-                        {"trial": keep.astype(np.int64), "text": [texts[k] for k in keep]}
-                    ),
-                    source=fname,
-                )
+            # All trials kept (the usual case): scale in place, no extra copy.
+            X = X if keep.size == len(X) else X[keep]
+            yield Recording.from_windows(
+                _to_microvolts(X),
+                [textmaps[texts[k]] for k in keep],
+                ch_names=CHISCO_CH_NAMES,
+                ch_types="eeg",
+                sfreq=SFREQ,
+                description=dict(
+                    subject=subject, session="0", run=str(run), task=self.task
+                ),
+                metadata=pd.DataFrame(
+                    {"trial": keep.astype(np.int64), "text": [texts[k] for k in keep]}
+                ),
+                source=fname,
             )
+            del X
         logger.info(
             f"Chisco subject {subject} ({self.task}): {n_unmapped} trial(s) with a "
             f"sentence missing from textmaps.json dropped, {n_flat} trial(s) with a "
             "flat channel dropped"
         )
-        return recordings
 
 
 _PARAMS_DOC = """

@@ -167,7 +167,7 @@ def read_du_in_run(run_dir, channels=None):
     Returns
     -------
     data : ndarray, shape (n_trials, n_channels, 3000)
-        The epochs as released (float64, volts).
+        The epochs (float32, volts).
     words : list of str
         The word of each epoch.
     ch_names : list of str
@@ -194,7 +194,7 @@ def read_du_in_run(run_dir, channels=None):
             f"The Du-IN data file {fname} should hold a non-empty list of records, "
             f"got {_describe(records)}."
         )
-    data = np.empty((len(records), len(picks), N_TIMES), dtype=np.float64)
+    data = np.empty((len(records), len(picks), N_TIMES), dtype=np.float32)
     words = []
     for ii, record in enumerate(records):
         if not isinstance(record, dict) or not {"name", "data_s"} <= set(record):
@@ -214,7 +214,7 @@ def read_du_in_run(run_dir, channels=None):
             )
         data[ii] = signal[picks]
         words.append(str(record["name"]))
-    # Drop the records as we go: a full run is about 1.5 GB of float64.
+    # Drop the records: a full run is about 1.5 GB of float64 as released.
     del records
     return data, words, [ch_names[p] for p in picks]
 
@@ -432,8 +432,9 @@ def _zscore(X, y, runs, normalize, split):
     if normalize is None:
         return
     ref = X if normalize == "subject" else X[train_trials(y, runs, split)]
-    mean = ref.mean(axis=(0, 2), keepdims=True)
-    std = ref.std(axis=(0, 2), keepdims=True)
+    # float64 statistics of the float32 trials (the sums need the precision).
+    mean = ref.mean(axis=(0, 2), keepdims=True, dtype=np.float64)
+    std = ref.std(axis=(0, 2), keepdims=True, dtype=np.float64)
     del ref
     X -= mean
     X /= np.where(std > 0, std, 1.0)

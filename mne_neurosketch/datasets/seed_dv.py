@@ -181,10 +181,9 @@ class _SEEDDVReader(CorpusReader):
             + _CLIP * np.arange(_N_CLIPS)[None, :]
         ).ravel()
         samples = (starts[:, None] + np.arange(_CLIP)[None, :]).ravel()
-        recordings = []
-        for b in range(n_blocks):
+        for b in range(n_blocks):  # a generator: one block at a time
             try:
-                data = np.asarray(eeg[b][:, samples], dtype=np.float64)
+                data = np.asarray(eeg[b][:, samples], dtype=np.float32)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"Cannot read block {b} of {eeg_file}: {exc}") from exc
             metadata = pd.DataFrame(
@@ -194,22 +193,19 @@ class _SEEDDVReader(CorpusReader):
                     "trial": b * n_concepts + np.repeat(np.arange(n_concepts), _N_CLIPS),
                 }
             )
-            recordings.append(
-                Recording(
-                    data=np.ascontiguousarray(data),
-                    y=y_all[b].astype(np.int64),
-                    n_times=_CLIP,
-                    ch_names=list(SEED_DV_CHANNELS),
-                    ch_types=["eeg"] * len(SEED_DV_CHANNELS),
-                    sfreq=_SFREQ,
-                    description=dict(
-                        subject=subject, session="0", run=str(b), block=b, task=self.task
-                    ),
-                    metadata=metadata,
-                    source=str(eeg_file),
-                )
+            yield Recording(
+                data=np.ascontiguousarray(data),
+                y=y_all[b].astype(np.int64),
+                n_times=_CLIP,
+                ch_names=list(SEED_DV_CHANNELS),
+                ch_types=["eeg"] * len(SEED_DV_CHANNELS),
+                sfreq=_SFREQ,
+                description=dict(
+                    subject=subject, session="0", run=str(b), block=b, task=self.task
+                ),
+                metadata=metadata,
+                source=str(eeg_file),
             )
-        return recordings
 
 
 _PARAMS_DOC = """
