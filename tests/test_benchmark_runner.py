@@ -13,6 +13,7 @@ from mne_neurosketch.benchmark import (
     resolve_dataset,
     run_benchmark,
 )
+from mne_neurosketch.benchmark.runner import _fit_hash
 
 SCORE_COLS = [
     "dataset",
@@ -103,6 +104,17 @@ def test_resume_skips_finished_fits(fake, tmp_path):
     assert other.attrs["summary"].n_run == 2
     assert set(other["protocol"]) == {"within-session(n_splits=2)"}
     assert len(ResultsStore(store)) == 8
+
+
+def test_fit_hash_does_not_change_once_data_are_loaded(fake, tmp_path):
+    # MOABB sets paradigm.n_classes when it loads data; a hash that saw it
+    # would differ between a first and a resumed run.
+    pipe = make_pipeline("TSLR")
+    before = _fit_hash(pipe, fake.paradigm())
+    fake.paradigm().get_data(fake.dataset, subjects=[1])
+    run_benchmark(fake, {"TSLR": pipe}, protocol=WithinSession(n_splits=2),
+                  results=tmp_path / "r.sqlite", subjects=[1], progress=False)
+    assert _fit_hash(pipe, fake.paradigm()) == before
 
 
 def test_failed_fits_are_reported_and_others_kept(fake, tmp_path):

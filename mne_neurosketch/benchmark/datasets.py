@@ -21,6 +21,7 @@ trials, and its default protocol and subjects.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 from dataclasses import dataclass, field
@@ -92,7 +93,9 @@ class BenchmarkDataset:
         paradigm : moabb.paradigms.base.BaseParadigm
             The paradigm.
         """
-        return self.paradigms.get(kind, self.paradigms["signal"])
+        # A copy: MOABB fills in attributes (n_classes) when it loads data, which
+        # would change the fit hashes of later runs and defeat resuming.
+        return copy.deepcopy(self.paradigms.get(kind, self.paradigms["signal"]))
 
     def check_subjects(self, subjects) -> None:
         """Raise a clear error for subjects the dataset does not have.
