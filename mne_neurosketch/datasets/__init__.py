@@ -28,6 +28,12 @@ from .faces_houses import (
     FacesHousesMOABB,
     simulate_faces_houses,
 )
+from .muse_p300 import (
+    MUSE_P300_CHANNELS,
+    MuseP300,
+    MuseP300MOABB,
+    simulate_muse_p300,
+)
 from .openmiir import OPENMIIR_CH_NAMES, OpenMIIR, OpenMIIRMOABB, simulate_openmiir
 from .seed_dv import SEED_DV_CHANNELS, SEEDDV, SEEDDVMOABB, simulate_seed_dv
 from .things_eeg import (
@@ -54,6 +60,9 @@ __all__ = [
     "FACES_HOUSES_SUBJECTS",
     "FacesHouses",
     "FacesHousesMOABB",
+    "MUSE_P300_CHANNELS",
+    "MuseP300",
+    "MuseP300MOABB",
     "nonflat_trials",
     "OpenMIIR",
     "OPENMIIR_CH_NAMES",
@@ -68,6 +77,7 @@ __all__ = [
     "simulate_chisco",
     "simulate_du_in",
     "simulate_faces_houses",
+    "simulate_muse_p300",
     "simulate_openmiir",
     "simulate_seed_dv",
     "simulate_things_eeg",
