@@ -135,23 +135,26 @@ def test_moabb_p300_evaluation(tmp_path):
     )
     assert meta["run"].tolist() == ["1"] * 60 + ["2"] * 60
 
-    evaluation = WithinSessionEvaluation(
-        paradigm=paradigm,
-        datasets=[dataset],
-        overwrite=True,
-        hdf5_path=str(tmp_path / "moabb_results"),
-        random_state=0,
-    )
     pipe = make_pipeline(
         FunctionTransformer(_flatten),
         StandardScaler(),
         LogisticRegression(max_iter=200),
     )
-    results = evaluation.process({"flat-lr": pipe})
-    assert len(results) == 1 and results["dataset"].iloc[0] == "MuseP300"
-    assert results["samples"].iloc[0] == 120
-    # ROC-AUC of a 5 µV deflection over ~1.4 µV of filtered noise.
-    assert results["score"].iloc[0] > 0.9
+    # MOABB's P300 (1-24 Hz again) and the corpus' own trials, both by ROC-AUC.
+    for paradigm in (paradigm, MultiClassDecoding(scorer="roc_auc")):
+        assert paradigm.scoring == "roc_auc"
+        evaluation = WithinSessionEvaluation(
+            paradigm=paradigm,
+            datasets=[dataset],
+            overwrite=True,
+            hdf5_path=str(tmp_path / "moabb_results"),
+            random_state=0,
+        )
+        results = evaluation.process({"flat-lr": pipe})
+        assert len(results) == 1 and results["dataset"].iloc[0] == "MuseP300"
+        assert results["samples"].iloc[0] == 120
+        # a 5 µV deflection over ~1.4 µV of filtered noise: near-perfect AUC
+        assert results["score"].iloc[0] > 0.9
 
 
 def test_bad_inputs(tmp_path, monkeypatch):
@@ -182,9 +185,7 @@ def test_bad_inputs(tmp_path, monkeypatch):
     raw.copy().drop_channels(["STI"]).save(fname, overwrite=True, verbose="error")
     with pytest.raises(ValueError, match=r"sub-01_ses-1_run-2_raw\.fif lacks.*'STI'"):
         MuseP300(1, path=root, cache=False)
-    raw.copy().resample(128, verbose="error").save(
-        fname, overwrite=True, verbose="error"
-    )
+    raw.copy().resample(128, verbose="error").save(fname, overwrite=True, verbose="error")
     with pytest.raises(ValueError, match=r"run-2_raw\.fif is sampled at 128\.0 Hz"):
         MuseP300(1, path=root, cache=False)
     raw.save(fname, fmt="single", overwrite=True, verbose="error")

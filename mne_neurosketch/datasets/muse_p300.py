@@ -1,4 +1,4 @@
-"""MuseP300: a visual oddball (P300) recorded with a 4-channel Muse headband, 5 subjects."""
+"""MuseP300: a visual oddball (P300) on a 4-channel Muse headband, 5 subjects."""
 
 # License: BSD (3-clause)
 
