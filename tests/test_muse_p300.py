@@ -179,6 +179,8 @@ def test_bad_inputs(tmp_path, monkeypatch):
         MuseP300(2, path=root, cache=False)
     with pytest.raises(ValueError, match="Invalid subject 6"):
         MuseP300(6, path=root)
+    monkeypatch.setenv("MNE_DATASETS_MUSEP300_PATH", str(root))  # the config key
+    assert len(MuseP300(1, cache=False).datasets) == 2
 
     fname = root / "sub-01" / "sub-01_ses-1_run-2_raw.fif"
     raw = mne.io.read_raw_fif(fname, preload=True, verbose="error")
@@ -196,11 +198,11 @@ def test_bad_inputs(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="needs ../shared/data/muse-p300")
-def test_real_recordings(tmp_path):
+def test_real_recordings():
     # Epochs (targets) after the README's preprocessing; the README's reference
     # point gives subjects 1, 2, 3 and 5, subject 4 (one short run) is ours.
     counts = {1: (3048, 479), 2: (1518, 236), 3: (2315, 376), 4: (85, 10), 5: (400, 69)}
-    ds = MuseP300(path=REAL, cache_dir=tmp_path / "cache")
+    ds = MuseP300(path=REAL, cache=False)
     md = ds.get_metadata()
     for subject, (n, n_targets) in counts.items():
         y = md.loc[md["subject"] == subject, "target"]
