@@ -92,6 +92,10 @@ def test_windows_match_reference(tmp_path):
         shortest_event=1, verbose="error",
     )  # fmt: skip
     assert np.sum(events[:, 2] == 2) == 5  # 1 in 6 stimuli is a target
+    assert all(
+        mne.io.read_raw_fif(f, verbose="error").orig_format == "single"
+        for *_, f in _runs(root, 1)
+    )  # float32 files, as the real ones
     assert set(rec.metadata["onset"]) <= set(events[:, 0])
 
     again = MuseP300([1, 2], path=root, cache_dir=tmp_path / "cache")  # from the cache

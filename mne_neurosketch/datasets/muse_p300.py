@@ -42,9 +42,6 @@ class _MuseP300Reader(CorpusReader):
     folder_names = ("muse-p300",)
     subjects = (1, 2, 3, 4, 5)
     tasks = ("p300",)
-    #: Unit of the windows, and the factor that brings them to volts.
-    unit = "V"
-    to_volts = 1.0
 
     def __init__(self, path=None, *, l_freq=1.0, h_freq=30.0, tmax=0.8, reject=100e-6):
         super().__init__(path, task="p300")
@@ -144,7 +141,7 @@ class _MuseP300Reader(CorpusReader):
 
 def _check_positive(name, value, *, allow_none=False):
     ok = (value is None and allow_none) or (
-        isinstance(value, (int, float, np.floating))
+        isinstance(value, (int, float, np.integer, np.floating))
         and not isinstance(value, bool)
         and value > 0
     )
