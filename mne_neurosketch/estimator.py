@@ -570,7 +570,8 @@ def _frozen_ids(names, freeze, module_cls):
 
 def _weights_of(estimator):
     """A copy of a fitted estimator's weights (on the CPU)."""
-    return {k: v.detach().cpu().clone() for k, v in estimator.module_.state_dict().items()}
+    state = estimator.module_.state_dict()
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
 
 
 def _is_state_dict(value):
@@ -589,7 +590,8 @@ def _read_weights_file(path):
     except Exception as err:
         raise ValueError(
             f"Cannot read the init_weights file {path} ({err}). Pass a file written "
-            "by NeuroSketchClassifier.save() or torch.save(model.state_dict()).") from None
+            "by NeuroSketchClassifier.save() or torch.save(model.state_dict())."
+        ) from None
     if isinstance(data, dict) and data.get("format") == _SAVE_FORMAT:
         _check_save_file(data, path, "NeuroSketchClassifier")
         return data["state_dict"], np.asarray(data["classes"],
@@ -1367,7 +1369,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                     f"y contains only one class: {self.classes_[0]!r}."
                 )
             y = self.label_encoder_.transform(y)
-            seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=4)
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(0, 2**31 - 1, size=4)
             self.scaling_ = _resolve_scaling(self.scaling, X)
             X_tr, y_tr, X_va, y_va = self._split(X, y, X_valid, y_valid, int(seeds[1]))
             X_tr = self._scale(X_tr)
@@ -1399,10 +1402,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             self.n_finetune_trials_ = 0
             if X_t is not None:
                 # Drawn after the source seeds, which stay those of a plain fit.
-                target_seeds = check_random_state(self.random_state).randint(
-                    0, 2**31 - 1, size=8)[4:]
                 self._finetune_on_target(X_t, y_t, module_cls, module_init, device,
-                                         target_seeds)
+                                         rng.randint(0, 2**31 - 1, size=4))
         return self
 
     def predict_proba(self, X):
@@ -1501,7 +1502,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         # The trained weights are in the file; only a path to the initial ones
         # is kept (an estimator or a state dict there is not needed to predict).
         init = params["init_weights"]
-        params["init_weights"] = str(init) if isinstance(init, (str, os.PathLike)) else None
+        is_path = isinstance(init, (str, os.PathLike))
+        params["init_weights"] = str(init) if is_path else None
         params = {k: _to_portable(v, k) for k, v in params.items()}
         module_cls, module_init = self._module_init_kwargs(
             self.n_chans_, self.n_times_, len(self.classes_), self.sfreq_

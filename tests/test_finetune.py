@@ -11,17 +11,10 @@ from sklearn import config_context
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
+# _one_thread: the autouse fixture running these tiny networks on one thread.
+from test_estimator import TINY, _one_thread, make_task, tiny_clf  # noqa: F401
+
 from mne_neurosketch.estimator import NeuroSketchClassifier
-
-from test_estimator import TINY, make_task, tiny_clf
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 def params_of(clf):
@@ -108,7 +101,8 @@ def test_init_weights_new_classes_reinitialise_the_head_only(pretrained, tmp_pat
     body, head = split_head(params_of(clf))
     pre_body, pre_head = split_head(params_of(pretrained))
     assert_identical(body, pre_body)
-    assert head["final_layer.weight"].shape[0] == 2 != pre_head["final_layer.weight"].shape[0]
+    assert head["final_layer.weight"].shape[0] == 2
+    assert pre_head["final_layer.weight"].shape[0] == 3
     assert list(clf.classes_) == ["left", "right"]
 
 
