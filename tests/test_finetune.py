@@ -1,7 +1,10 @@
 """Fine-tuning in NeuroSketchClassifier: warm start, initial weights, frozen
 layers, learning-rate scaling, new heads, and transfer through MOABB."""
 
+import json
+import sqlite3
 from collections import OrderedDict
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -276,6 +279,31 @@ def test_moabb_cross_subject_fine_tunes_on_labeled_calibration(tmp_path):
         assert calibration < target_rows
         # ... and no other target trial (its test trials) reached fit.
         assert not _rows(call["X"]) & target_rows
+
+
+# ---------------------------------------------------------------------------
+# Stored benchmark results still match
+# ---------------------------------------------------------------------------
+STORED = Path(__file__).parents[1] / "benchmarks/results/kalunga2016/kalunga2016.sqlite"
+
+
+@pytest.mark.skipif(not STORED.is_file(), reason="needs the stored Kalunga results")
+def test_stored_fits_still_match_and_fine_tuning_changes_the_hash():
+    from mne_neurosketch.benchmark.pipelines import params_hash, pipeline_params
+
+    with sqlite3.connect(STORED) as con:
+        row, = con.execute("SELECT params FROM fits WHERE pipeline = 'NeuroSketch' "
+                           "LIMIT 1").fetchone()
+    stored = json.loads(row)["pipeline"]
+    clf = NeuroSketchClassifier(**{k: v for k, v in stored.items() if k != "class"})
+    # The fine-tuning parameters at their defaults leave the hash of the fits
+    # stored before they existed unchanged, so a resumed run reuses them ...
+    assert pipeline_params(clf) == stored
+    # ... and any fine-tuning setting makes it another pipeline.
+    hashes = {params_hash(clone(clf).set_params(**p)) for p in [
+        {}, {"warm_start": True}, {"freeze": "body"}, {"finetune_lr_scale": 0.1},
+        {"finetune_epochs": 5}, {"init_weights": "pretrained.pt"}]}
+    assert len(hashes) == 6
 
 
 # ---------------------------------------------------------------------------
