@@ -1349,8 +1349,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             ``set_fit_request``). After training on ``X``, the network is
             fine-tuned on them (a fine-tuning run, see Notes), without a
             validation split. Their labels must be among ``y``'s. MOABB routes
-            them raw: steps before this one in a pipeline do not transform
-            them (the ``scaling`` of this estimator does).
+            them raw: after a signal-changing step (alignment), list them in
+            the pipeline's ``transform_input`` so that they pass through it.
         subjects : array-like of shape (n_trials,) | None
             The subject of each trial of ``X``, as MOABB routes it. Checked for
             length and otherwise ignored: per-subject alignment is the job of a

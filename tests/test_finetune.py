@@ -3,7 +3,6 @@ layers, learning-rate scaling, new heads, and transfer through MOABB."""
 
 import json
 import sqlite3
-from collections import OrderedDict
 from pathlib import Path
 
 import mne
@@ -17,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 # _one_thread: the autouse fixture running these tiny networks on one thread.
 from test_estimator import TINY, _one_thread, make_task, tiny_clf  # noqa: F401
 
+from mne_neurosketch.alignment import EuclideanAlignment
 from mne_neurosketch.estimator import NeuroSketchClassifier
 
 
@@ -241,7 +241,9 @@ def _rows(X):
     return {row.tobytes() for row in np.asarray(X, dtype=np.float64)}
 
 
-def test_moabb_cross_subject_fine_tunes_on_labeled_calibration(tmp_path):
+def cross_subject_with_calibration(tmp_path, *steps, transform_input=None):
+    """MOABB's CrossSubjectEvaluation with a labeled calibration slice, on a
+    pipeline ending in a RecordingClassifier; its fit calls and the data."""
     from moabb.datasets.fake import FakeDataset
     from moabb.evaluations import CrossSubjectEvaluation
     from moabb.paradigms import MotorImagery
@@ -258,17 +260,20 @@ def test_moabb_cross_subject_fine_tunes_on_labeled_calibration(tmp_path):
                                   verbose=False)
         clf.set_fit_request(subjects=True, X_target_labeled=True,
                             y_target_labeled=True)
-        pipes = OrderedDict(NS_FT=make_pipeline(clf))
+        pipe = make_pipeline(*steps, clf, transform_input=transform_input)
     evaluation = CrossSubjectEvaluation(
         paradigm=paradigm, datasets=[dataset], overwrite=True,
         hdf5_path=str(tmp_path),
         cv_kwargs={"calibration_size": 0.3, "calibration_labeled": True})
-    results = evaluation.process(pipes)
+    results = evaluation.process({"NS_FT": pipe})
     assert len(results) == 3 and results["score"].between(0, 1).all()
-
+    assert len(RecordingClassifier.calls) == 3  # one per target subject
     X_all, _, meta = paradigm.get_data(dataset)
-    calls = RecordingClassifier.calls
-    assert len(calls) == 3
+    return RecordingClassifier.calls, X_all, meta
+
+
+def test_moabb_cross_subject_fine_tunes_on_labeled_calibration(tmp_path):
+    calls, X_all, meta = cross_subject_with_calibration(tmp_path)
     for call in calls:
         target = (set(meta["subject"]) - set(call["subjects"])).pop()
         target_rows = _rows(X_all[(meta["subject"] == target).to_numpy()])
@@ -279,6 +284,23 @@ def test_moabb_cross_subject_fine_tunes_on_labeled_calibration(tmp_path):
         assert calibration < target_rows
         # ... and no other target trial (its test trials) reached fit.
         assert not _rows(call["X"]) & target_rows
+
+
+def test_moabb_calibration_aligned_through_transform_input(tmp_path):
+    # MOABB routes the slice raw; the pipeline's transform_input passes it
+    # through the alignment (fitted with the target's reference) first.
+    ea = EuclideanAlignment()
+    with config_context(enable_metadata_routing=True):
+        ea.set_fit_request(subjects=True, X_target_labeled=True,
+                           y_target_labeled=False)
+    calls, _, _ = cross_subject_with_calibration(
+        tmp_path, ea, transform_input=["X_target_labeled"])
+    for call in calls:
+        X_target = call["X_target"].astype(np.float64)
+        assert call["n_finetune"] == len(X_target) > 0
+        mean_cov = np.einsum("nct,ndt->cd", X_target, X_target) / (
+            X_target.shape[0] * X_target.shape[2])
+        np.testing.assert_allclose(mean_cov, np.eye(len(mean_cov)), atol=1e-3)
 
 
 # ---------------------------------------------------------------------------
