@@ -579,19 +579,21 @@ def _is_state_dict(value):
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
+def _load_torch_file(path, hint):
+    """``torch.load(weights_only=True)`` of ``path``; errors end with ``hint``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: {path}. {hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"Cannot read {path} ({err}). {hint}") from None
+
+
 def _read_weights_file(path):
     """(state dict, classes or None) from a save() file or a saved state dict."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Invalid value for the 'init_weights' parameter: no such file {path}. "
-            "Pass a file written by NeuroSketchClassifier.save().")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(
-            f"Cannot read the init_weights file {path} ({err}). Pass a file written "
-            "by NeuroSketchClassifier.save() or torch.save(model.state_dict())."
-        ) from None
+    data = _load_torch_file(path, (
+        "init_weights takes a file written by NeuroSketchClassifier.save() or "
+        "torch.save(model.state_dict())."))
     if isinstance(data, dict) and data.get("format") == _SAVE_FORMAT:
         _check_save_file(data, path, "NeuroSketchClassifier")
         return data["state_dict"], np.asarray(data["classes"],
@@ -1568,15 +1570,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator, ready to predict.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"No such file: {path}")
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ValueError(
-                f"Cannot read {path} as a saved {cls.__name__} ({err}). Was it "
-                "written by NeuroSketchClassifier.save()?"
-            ) from None
+        data = _load_torch_file(path, f"Pass a file written by {cls.__name__}.save().")
         _check_save_file(data, path, cls.__name__)
         resolve = _class_resolver(path, data["module_class"], module, trusted_classes)
         params = _from_portable(data["params"], resolve)

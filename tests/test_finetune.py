@@ -338,7 +338,7 @@ def test_stored_fits_still_match_and_fine_tuning_changes_the_hash():
     (dict(finetune_epochs=0), "Invalid value for the 'finetune_epochs'"),
     (dict(warm_start="yes"), "Invalid value for the 'warm_start'"),
     (dict(init_weights=3), "Invalid value for the 'init_weights' parameter"),
-    (dict(init_weights="no/such/file.pt"), "no such file"),
+    (dict(init_weights="no/such/file.pt"), "No such file.*init_weights takes"),
     (dict(init_weights=NeuroSketchClassifier()), "unfitted NeuroSketchClassifier"),
 ])
 def test_bad_finetune_params(params, match):
@@ -373,3 +373,13 @@ def test_bad_target_data(kwargs, match):
     X, y = make_task(30)
     with pytest.raises(ValueError, match=match):
         tiny_clf(max_epochs=1).fit(X, y, **kwargs)
+
+
+def test_bad_init_weights_files(tmp_path):
+    X, y = make_task(30)
+    (tmp_path / "text.pt").write_text("not weights")
+    with pytest.raises(ValueError, match=r"(?s)Cannot read .*text.pt.*init_weights takes"):
+        tiny_clf(max_epochs=1, init_weights=tmp_path / "text.pt").fit(X, y)
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds neither"):
+        tiny_clf(max_epochs=1, init_weights=tmp_path / "list.pt").fit(X, y)
