@@ -541,7 +541,9 @@ _HEAD = "final_layer"
 
 
 def _is_head(name):
-    return name == _HEAD or name.startswith(_HEAD + ".")
+    """Whether a parameter belongs to the head: braindecode names it final_layer
+    (BDTCN nests it, as base_tcn.final_layer)."""
+    return _HEAD in name.split(".")
 
 
 def _frozen_ids(names, freeze, module_cls):
@@ -762,9 +764,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         or a state dict to cross-validate.
     freeze : "body" | list of str | None
         Parameters not trained in fine-tuning runs: ``"body"`` (all but the
-        head, ``final_layer``, which every braindecode classifier has) or
-        parameter-name prefixes such as ``["stem", "blocks.0"]``. ``None``
-        trains everything.
+        head, the parameters under a ``final_layer``, which braindecode
+        classifiers have) or parameter-name prefixes such as ``["stem",
+        "blocks.0"]``. ``None`` trains everything.
     finetune_lr_scale : float, default=1.0
         Factor on ``lr`` for the body's (non-``final_layer``) parameters in
         fine-tuning runs, e.g. ``0.1`` to move early layers ten times slower

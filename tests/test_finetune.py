@@ -26,7 +26,7 @@ def params_of(clf):
 
 
 def split_head(params):
-    head = {n: p for n, p in params.items() if n.startswith("final_layer.")}
+    head = {n: p for n, p in params.items() if "final_layer" in n.split(".")}
     body = {n: p for n, p in params.items() if n not in head}
     return body, head
 
@@ -159,21 +159,24 @@ def test_finetune_epochs_sets_the_budget(pretrained):
     assert len(tiny_clf(max_epochs=1, finetune_epochs=3).fit(X, y).history_) == 1
 
 
-def test_eegnet_fine_tunes_with_a_new_head():
+@pytest.mark.parametrize("module", ["EEGNet", "ShallowFBCSPNet", "BDTCN"])
+def test_braindecode_models_fine_tune_with_a_new_head(module):
+    # BDTCN's trainable head is base_tcn.final_layer: a nested final_layer counts.
     X, y = make_task(60, n_chans=4, n_times=128)
-    eegnet = dict(module="EEGNet", module_kwargs=None, max_epochs=1)
-    source = tiny_clf(**eegnet).fit(X, y)
-    clf = tiny_clf(**eegnet, init_weights=source, freeze="body",
+    params = dict(module=module, module_kwargs=None, max_epochs=1)
+    source = tiny_clf(**params).fit(X, y)
+    clf = tiny_clf(**params, init_weights=source, freeze="body",
                    finetune_lr_scale=0.5).fit(X, y % 2)
     body, head = split_head(params_of(clf))
     pre_body, pre_head = split_head(params_of(source))
+    assert body and head
     assert_identical(body, pre_body)
-    assert head["final_layer.conv_classifier.weight"].shape[0] == 2
-    assert pre_head["final_layer.conv_classifier.weight"].shape[0] == 3
-    # Without freezing, the scaled body trains too.
-    clf = tiny_clf(**eegnet, init_weights=source, finetune_lr_scale=0.5).fit(X, y)
-    assert not torch.equal(params_of(clf)["conv_temporal.weight"],
-                           pre_body["conv_temporal.weight"])
+    assert {p.shape[0] for n, p in head.items() if n.endswith("weight")} == {2}
+    assert {p.shape[0] for n, p in pre_head.items() if n.endswith("weight")} == {3}
+    # Without freezing, the body trains too (at half the learning rate).
+    clf = tiny_clf(**params, init_weights=source, finetune_lr_scale=0.5).fit(X, y)
+    body, _ = split_head(params_of(clf))
+    assert any(not torch.equal(body[n], pre_body[n]) for n in body)
 
 
 def test_save_load_after_fine_tuning(pretrained, tmp_path):
@@ -378,7 +381,8 @@ def test_bad_target_data(kwargs, match):
 def test_bad_init_weights_files(tmp_path):
     X, y = make_task(30)
     (tmp_path / "text.pt").write_text("not weights")
-    with pytest.raises(ValueError, match=r"(?s)Cannot read .*text.pt.*init_weights takes"):
+    match = r"(?s)Cannot read .*text.pt.*init_weights takes"
+    with pytest.raises(ValueError, match=match):
         tiny_clf(max_epochs=1, init_weights=tmp_path / "text.pt").fit(X, y)
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(ValueError, match="holds neither"):
