@@ -121,11 +121,13 @@ class _RecipeNet(EEGClassifier):
     """
 
     def __init__(self, module, *args, augmentation=None, amp_dtype=None,
-                 channels_last=False, **kwargs):
+                 channels_last=False, freeze=None, body_lr_scale=1.0, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.augmentation = augmentation
         self.amp_dtype = amp_dtype
         self.channels_last = channels_last
+        self.freeze = freeze
+        self.body_lr_scale = body_lr_scale
 
     def initialize_module(self):
         super().initialize_module()
@@ -137,10 +139,32 @@ class _RecipeNet(EEGClassifier):
         named = list(self.get_all_learnable_params())
         _, kwargs = self.get_params_for_optimizer("optimizer", iter(named))
         decay = kwargs.pop("weight_decay", 0.0)
-        groups = [
-            {"params": [p for _, p in named if p.ndim > 1], "weight_decay": decay},
-            {"params": [p for _, p in named if p.ndim <= 1], "weight_decay": 0.0},
-        ]
+        # Fine-tuning: frozen parameters get no gradient and no optimizer
+        # group; the body (all but final_layer) may train at a scaled lr.
+        names = {id(p): n for n, p in _plain_module(self.module_).named_parameters()}
+        freeze = getattr(self, "freeze", None)  # absent from older pickles
+        body_scale = getattr(self, "body_lr_scale", 1.0)
+        frozen = _frozen_ids(names, freeze, type(_plain_module(self.module_)))
+        for _, param in named:
+            if id(param) in frozen:
+                param.requires_grad_(False)
+        named = [(n, p) for n, p in named if id(p) not in frozen]
+        if not named:
+            raise ValueError(
+                f"freeze={freeze!r} freezes every parameter: nothing is left to "
+                "fine-tune. Freeze fewer layers (the head, final_layer, must train)."
+            )
+        groups = []
+        for scale in dict.fromkeys([body_scale, 1.0]):
+            part = [p for _, p in named
+                    if (1.0 if _is_head(names.get(id(p), "")) else body_scale) == scale]
+            extra = {} if scale == 1.0 else {"lr": kwargs["lr"] * scale}
+            groups += [
+                {"params": [p for p in part if p.ndim > 1], "weight_decay": decay,
+                 **extra},
+                {"params": [p for p in part if p.ndim <= 1], "weight_decay": 0.0,
+                 **extra},
+            ]
         self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
         return self
 
@@ -511,6 +535,113 @@ def _plain_module(module):
 
 
 # ---------------------------------------------------------------------------
+# Fine-tuning: pretrained weights, frozen layers, a new head
+# ---------------------------------------------------------------------------
+_HEAD = "final_layer"
+
+
+def _is_head(name):
+    """Whether a parameter belongs to the head: braindecode names it final_layer
+    (BDTCN nests it, as base_tcn.final_layer)."""
+    return _HEAD in name.split(".")
+
+
+def _frozen_ids(names, freeze, module_cls):
+    """ids of the parameters ``freeze`` names (``names``: id -> parameter name)."""
+    if freeze is None:
+        return set()
+    if freeze == "body":
+        if not any(_is_head(n) for n in names.values()):
+            raise ValueError(
+                f"freeze='body' freezes all but the head, but {module_cls.__name__} "
+                f"has no '{_HEAD}' layer. Pass the prefixes to freeze as a list.")
+        return {i for i, n in names.items() if not _is_head(n)}
+    frozen = set()
+    for prefix in freeze:
+        hits = {i for i, n in names.items()
+                if n == prefix or n.startswith(prefix.rstrip(".") + ".")}
+        if not hits:
+            tops = sorted(dict.fromkeys(n.split(".")[0] for n in names.values()))
+            raise ValueError(
+                f"Invalid value for the 'freeze' parameter: {prefix!r} matches no "
+                f"parameter of {module_cls.__name__}. Allowed values are 'body' and "
+                f"parameter-name prefixes such as {tops}, but got {prefix!r} instead.")
+        frozen |= hits
+    return frozen
+
+
+def _weights_of(estimator):
+    """A copy of a fitted estimator's weights (on the CPU)."""
+    state = estimator.module_.state_dict()
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def _is_state_dict(value):
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def _load_torch_file(path, hint):
+    """``torch.load(weights_only=True)`` of ``path``; errors end with ``hint``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: {path}. {hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"Cannot read {path} ({err}). {hint}") from None
+
+
+def _read_weights_file(path):
+    """(state dict, classes or None) from a save() file or a saved state dict."""
+    data = _load_torch_file(path, (
+        "init_weights takes a file written by NeuroSketchClassifier.save() or "
+        "torch.save(model.state_dict())."))
+    if isinstance(data, dict) and data.get("format") == _SAVE_FORMAT:
+        _check_save_file(data, path, "NeuroSketchClassifier")
+        return data["state_dict"], np.asarray(data["classes"],
+                                              dtype=data["classes_dtype"])
+    if _is_state_dict(data):
+        return data, None
+    raise ValueError(
+        f"The init_weights file {path} holds neither a NeuroSketchClassifier.save() "
+        "file nor a state dict (parameter name -> tensor).")
+
+
+def _load_pretrained(module, state, classes, new_classes, source):
+    """Copy pretrained weights into ``module``; a new head when classes differ."""
+    own = module.state_dict()
+    head = [k for k in own if _is_head(k)]
+    old_outputs = [tuple(state[k].shape) for k in head if k in state]
+    new_head = (classes is not None and not np.array_equal(classes, new_classes)) or (
+        old_outputs != [tuple(own[k].shape) for k in head if k in state])
+    if new_head:
+        if not head:
+            raise ValueError(
+                f"The classes differ from those of {source}, but "
+                f"{type(module).__name__} has no '{_HEAD}' layer to re-initialise. "
+                "Fine-tune on the pretrained classes, or use a braindecode model.")
+        what = ("the pretrained head does not fit" if classes is None else
+                f"the classes differ ({np.asarray(classes).tolist()} -> "
+                f"{np.asarray(new_classes).tolist()})")
+        logger.info(f"Starting from {source}: {what}; keeping the pretrained body "
+                    f"and re-initialising the head ({_HEAD}).")
+        state = {k: v for k, v in state.items() if not _is_head(k)}
+    missing = sorted(set(own) - set(state) - (set(head) if new_head else set()))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        problems = [f"{label} {keys[:5]}" for label, keys in (
+            ("missing", missing), ("unexpected", unexpected),
+            ("with another shape", wrong)) if keys]
+        raise ValueError(
+            f"The weights of {source} do not fit the {type(module).__name__} built "
+            f"for these data (parameters {'; '.join(problems)}). Fine-tune with the "
+            "module and module_kwargs they were trained with.")
+    module.load_state_dict(state, strict=not new_head)
+    return new_head
+
+
+# ---------------------------------------------------------------------------
 # The estimator
 # ---------------------------------------------------------------------------
 class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
@@ -618,6 +749,32 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     verbose : bool | str | int | None
         MNE-style log level for this estimator's calls (``None``: the current
         MNE level). At ``"INFO"`` an epoch table is logged.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted (or was loaded with
+        :meth:`load`), :meth:`fit` continues from the current weights instead
+        of a new initialisation, as in scikit-learn. That run is a
+        fine-tuning run (see Notes).
+    init_weights : str | path-like | NeuroSketchClassifier | dict | None
+        Pretrained weights a fit starts from when it does not warm start: a
+        file written by :meth:`save` (or by ``torch.save(model.state_dict())``),
+        a fitted ``NeuroSketchClassifier``, or a state dict (parameter name ->
+        tensor) of the same module built with the same ``module_kwargs``. Such
+        a fit is a fine-tuning run (see Notes). :func:`sklearn.base.clone`
+        (cross-validation, MOABB) resets an estimator passed here; pass a file
+        or a state dict to cross-validate.
+    freeze : "body" | list of str | None
+        Parameters not trained in fine-tuning runs: ``"body"`` (all but the
+        head, the parameters under a ``final_layer``, which braindecode
+        classifiers have) or parameter-name prefixes such as ``["stem",
+        "blocks.0"]``. ``None`` trains everything.
+    finetune_lr_scale : float, default=1.0
+        Factor on ``lr`` for the body's (non-``final_layer``) parameters in
+        fine-tuning runs, e.g. ``0.1`` to move early layers ten times slower
+        than the head.
+    finetune_epochs : int | None
+        Epochs of a fine-tuning run (``None``: ``max_epochs``). Fine-tuning on
+        a subject's few calibration trials customarily takes a small budget,
+        e.g. 20-50 epochs.
 
     Attributes
     ----------
@@ -641,7 +798,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     module_ : torch.nn.Module
         The trained network.
     history_ : skorch.History
-        Per-epoch training history.
+        Per-epoch training history (of the fine-tuning on ``X_target_labeled``
+        when :meth:`fit` had one).
+    n_finetune_trials_ : int
+        Number of labeled target trials (``X_target_labeled``) the network was
+        fine-tuned on in the last :meth:`fit`; 0 without.
 
     See Also
     --------
@@ -655,7 +816,27 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     ``None``, from the event names), and braindecode windows datasets
     (``y=None``, loaded into memory). Augmentations are the transforms of
     :mod:`mne_neurosketch.augmentation`, applied on the training device.
+
+    Fine-tuning and transfer: a training run that starts from pretrained
+    weights (``warm_start``, ``init_weights``, or the target phase of
+    :meth:`fit` with ``X_target_labeled``) is a fine-tuning run: it trains for
+    ``finetune_epochs`` with ``freeze`` and ``finetune_lr_scale`` applied
+    (through the AdamW parameter groups, weight decay still skipping biases
+    and normalisation parameters) and the same recipe otherwise. When the
+    classes differ from the pretrained ones, the body is kept and the head
+    (``final_layer``) re-initialised, which is logged. BatchNorm running
+    statistics of frozen layers still adapt to the new data (they are
+    buffers, not parameters). Runs that start from a new initialisation
+    ignore these three settings.
     """
+
+    #: Parameters added after benchmark results were first stored, with the
+    #: default that keeps the earlier behaviour: the benchmark's params_hash
+    #: leaves them out at that value, so stored fits still match on resume.
+    _hash_neutral_defaults = {
+        "warm_start": False, "init_weights": None, "freeze": None,
+        "finetune_lr_scale": 1.0, "finetune_epochs": None,
+    }
 
     def __init__(
         self,
@@ -692,6 +873,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         compile=False,
         random_state=None,
         verbose=None,
+        warm_start=False,
+        init_weights=None,
+        freeze=None,
+        finetune_lr_scale=1.0,
+        finetune_epochs=None,
     ):
         self.module = module
         self.module_kwargs = module_kwargs
@@ -725,6 +911,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.init_weights = init_weights
+        self.freeze = freeze
+        self.finetune_lr_scale = finetune_lr_scale
+        self.finetune_epochs = finetune_epochs
 
     # -- sklearn plumbing --------------------------------------------------
     def __sklearn_tags__(self):
@@ -907,14 +1098,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return cls, kwargs
 
     def _build_net(self, module_cls, module_init, *, batch_size, n_train, device, seeds,
-                   valid_ds=None):
+                   valid_ds=None, finetune=False):
         # batch_size: of training (clipped to the training set); prediction and
         # validation batches keep the batch_size parameter.
         drop_last = n_train % batch_size == 1  # a 1-trial batch breaks BatchNorm
         n_batches = n_train // batch_size if drop_last else -(-n_train // batch_size)
-        schedule = WarmupCosineSchedule(
-            max(1, int(self.max_epochs) * n_batches), self.warmup_ratio
-        )
+        epochs = int(self.max_epochs)
+        if finetune and self.finetune_epochs is not None:
+            epochs = int(self.finetune_epochs)
+        schedule = WarmupCosineSchedule(max(1, epochs * n_batches), self.warmup_ratio)
         callbacks = [
             ("lr_scheduler", LRScheduler(
                 policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=schedule,
@@ -947,7 +1139,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             optimizer__foreach=True,
             lr=self.lr,
             batch_size=int(self.batch_size),
-            max_epochs=int(self.max_epochs),
+            max_epochs=epochs,
+            freeze=self.freeze if finetune else None,
+            body_lr_scale=float(self.finetune_lr_scale) if finetune else 1.0,
             train_split=predefined_split(valid_ds) if valid_ds is not None else None,
             callbacks=callbacks,
             callbacks__print_log__sink=_log_info,
@@ -1006,8 +1200,136 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 f"patience must be a positive integer or None, got {self.patience!r}."
             )
 
+    def _check_finetune_params(self):
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(
+                "Invalid value for the 'warm_start' parameter. Allowed values are "
+                f"True and False, but got {self.warm_start!r} instead.")
+        freeze = self.freeze
+        if not (freeze is None or freeze == "body" or (
+                isinstance(freeze, (list, tuple)) and freeze
+                and all(isinstance(f, str) and f.strip(".") for f in freeze))):
+            raise ValueError(
+                "Invalid value for the 'freeze' parameter. Allowed values are None, "
+                "'body' and a non-empty list of parameter-name prefixes (e.g. "
+                f"['stem', 'blocks.0']), but got {freeze!r} instead.")
+        scale = self.finetune_lr_scale
+        if isinstance(scale, (bool, np.bool_)) or not isinstance(
+                scale, numbers.Real) or not np.isfinite(scale) or scale <= 0:
+            raise ValueError(
+                "Invalid value for the 'finetune_lr_scale' parameter. Allowed values "
+                f"are positive numbers (use freeze= to stop layers), but got {scale!r} "
+                "instead.")
+        epochs = self.finetune_epochs
+        if epochs is not None and (not isinstance(epochs, numbers.Integral)
+                                   or isinstance(epochs, (bool, np.bool_)) or epochs < 1):
+            raise ValueError(
+                "Invalid value for the 'finetune_epochs' parameter. Allowed values "
+                f"are None and positive integers, but got {epochs!r} instead.")
+
+    def _pretrained(self):
+        """The weights this fit starts from: (state dict, classes, source) or None."""
+        if self.warm_start and hasattr(self, "net_"):
+            return _weights_of(self), self.classes_, "the previous fit (warm_start)"
+        weights = self.init_weights
+        if weights is None:
+            return None
+        if isinstance(weights, NeuroSketchClassifier):
+            if not hasattr(weights, "net_"):
+                raise ValueError(
+                    "init_weights is an unfitted NeuroSketchClassifier. Fit it first; "
+                    "note that sklearn.base.clone (cross-validation, MOABB) resets an "
+                    "estimator passed as a parameter, so pass a file written by "
+                    "save() or a state dict there instead.")
+            return _weights_of(weights), weights.classes_, "init_weights"
+        if isinstance(weights, (str, os.PathLike)):
+            path = Path(weights)
+            return (*_read_weights_file(path), f"init_weights={str(path)!r}")
+        if _is_state_dict(weights):
+            return dict(weights), None, "the state dict in init_weights"
+        raise ValueError(
+            "Invalid value for the 'init_weights' parameter. Allowed values are None, "
+            "a file written by save(), a fitted NeuroSketchClassifier and a state "
+            "dict (parameter name -> tensor), but got a "
+            f"{type(weights).__name__} instead.")
+
+    def _check_target(self, X_target_labeled, y_target_labeled, subjects, n_trials):
+        """The labeled target trials, checked and encoded (or None)."""
+        if subjects is not None and len(subjects) != n_trials:
+            raise ValueError(
+                f"subjects has {len(subjects)} entries but X has {n_trials} trials. "
+                "Pass the subject of each training trial.")
+        if (X_target_labeled is None) != (y_target_labeled is None):
+            given, missing = (("X_target_labeled", "y_target_labeled")
+                              if y_target_labeled is None else
+                              ("y_target_labeled", "X_target_labeled"))
+            raise ValueError(
+                f"{given} was given without {missing}. Fine-tuning on the target "
+                "subject needs both (MOABB routes both with calibration_labeled=True).")
+        if X_target_labeled is None:
+            return None, None
+        X_t, y_t, _ = self._as_array(X_target_labeled, y_target_labeled)
+        shape = tuple(X_t.shape if hasattr(X_t, "shape") else np.shape(X_t))
+        if len(shape) == 2 and self.n_chans_ == 1:
+            shape = (shape[0], 1, shape[1])  # 2-D: one channel, as for X
+        if shape[1:] != (self.n_chans_, self.n_times_):
+            raise ValueError(
+                f"X_target_labeled has trials of shape {shape[1:]}, but X has "
+                f"{(self.n_chans_, self.n_times_)}. Pass target trials shaped like X.")
+        X_t = validate_data(self, X_t, reset=False, allow_nd=True, dtype=np.float32,
+                            order="C")
+        X_t = self._check_ndim(X_t)
+        y_t = np.asarray(y_target_labeled if y_t is None else y_t)
+        if len(y_t) != len(X_t) or len(y_t) < 2:
+            raise ValueError(
+                f"X_target_labeled has {len(X_t)} trials and y_target_labeled "
+                f"{len(y_t)} labels. Pass one label per trial, and at least 2 trials.")
+        unknown = np.setdiff1d(y_t, self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y_target_labeled has labels not seen in y: {unknown.tolist()}. The "
+                "target's classes must be among the training classes "
+                f"{self.classes_.tolist()}.")
+        X_t = self._scale(np.require(X_t, requirements=["C", "W"]))
+        return X_t, self.label_encoder_.transform(y_t)
+
+    def _train(self, net, X, y, device, seed, start):
+        """Train ``net`` from a new initialisation, or from ``start``'s weights."""
+        # Seed inside a fork so the caller's global torch RNG is untouched.
+        dev = torch.device(device)
+        cuda_ids = [] if dev.type != "cuda" else [
+            dev.index if dev.index is not None else torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=cuda_ids), _cudnn_benchmark(device):
+            torch.manual_seed(seed)
+            if start is not None:
+                net.initialize()  # the optimizer keeps the parameters loaded next
+                _load_pretrained(_plain_module(net.module_), start[0], start[1],
+                                 self.classes_, start[2])
+                net.warm_start = True  # fit() must not re-initialise them
+            net.fit(X, y)
+
+    def _finetune_on_target(self, X_t, y_t, module_cls, module_init, device, seeds):
+        """Fine-tune the source-trained network on the target's calibration trials.
+
+        There is no validation split (the calibration trials are too few to hold
+        some out): the run trains for the fine-tuning epochs and keeps the last
+        weights.
+        """
+        net = self._build_net(module_cls, module_init,
+                              batch_size=min(int(self.batch_size), len(y_t)),
+                              n_train=len(y_t), device=device, seeds=seeds,
+                              finetune=True)
+        logger.info(f"Fine-tuning on {len(y_t)} labeled target trials for "
+                    f"{net.max_epochs} epochs.")
+        start = (_weights_of(self), self.classes_, "the source training")
+        self._train(net, X_t, y_t, device, int(seeds[0]), start)
+        self.net_ = net
+        self.history_ = net.history
+        self.n_finetune_trials_ = len(y_t)
+
     # -- public API --------------------------------------------------------
-    def fit(self, X, y=None, *, X_valid=None, y_valid=None):
+    def fit(self, X, y=None, *, X_valid=None, y_valid=None, X_target_labeled=None,
+            y_target_labeled=None, subjects=None, X_target_unlabeled=None):
         """Build a new network and train it with the recipe.
 
         Parameters
@@ -1024,6 +1346,22 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         X_valid, y_valid : array-like | mne.Epochs | None
             A predefined validation set for early stopping, used instead of
             holding out ``valid_size`` of ``X``.
+        X_target_labeled, y_target_labeled : array-like | mne.Epochs | None
+            Labeled calibration trials of a target subject (MOABB's
+            ``CrossSubjectEvaluation`` with ``cv_kwargs={"calibration_size":
+            ..., "calibration_labeled": True}`` routes them when requested with
+            ``set_fit_request``). After training on ``X``, the network is
+            fine-tuned on them (a fine-tuning run, see Notes), without a
+            validation split. Their labels must be among ``y``'s. MOABB routes
+            them raw: after a signal-changing step (alignment), list them in
+            the pipeline's ``transform_input`` so that they pass through it.
+        subjects : array-like of shape (n_trials,) | None
+            The subject of each trial of ``X``, as MOABB routes it. Checked for
+            length and otherwise ignored: per-subject alignment is the job of a
+            transform such as :class:`~mne_neurosketch.alignment.EuclideanAlignment`.
+        X_target_unlabeled : array-like | None
+            Unlabeled target trials, as MOABB routes them; ignored by the
+            estimator (alignment transforms use them).
 
         Returns
         -------
@@ -1032,6 +1370,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         """
         with self._log_level():
             self._check_params()
+            self._check_finetune_params()
+            start = self._pretrained()  # before this fit resets classes_
             X, y, sfreq = self._check_fit_data(X, y)
             self.label_encoder_ = LabelEncoder().fit(y)
             self.classes_ = self.label_encoder_.classes_
@@ -1041,7 +1381,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                     f"y contains only one class: {self.classes_[0]!r}."
                 )
             y = self.label_encoder_.transform(y)
-            seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=4)
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(0, 2**31 - 1, size=4)
             self.scaling_ = _resolve_scaling(self.scaling, X)
             X_tr, y_tr, X_va, y_va = self._split(X, y, X_valid, y_valid, int(seeds[1]))
             X_tr = self._scale(X_tr)
@@ -1049,6 +1390,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             batch_size = self._train_batch_size(len(y), len(y_tr), y_va, X_valid)
             device = _resolve_device(self.device)
             self.n_chans_, self.n_times_ = int(X.shape[1]), int(X.shape[2])
+            X_t, y_t = self._check_target(X_target_labeled, y_target_labeled,
+                                          subjects, len(y))
             self.sfreq_ = self.sfreq if self.sfreq is not None else sfreq
             module_cls, module_init = self._module_init_kwargs(
                 self.n_chans_, self.n_times_, len(self.classes_), self.sfreq_
@@ -1056,23 +1399,23 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             valid_ds = None if X_va is None else _SkorchDataset(X_va, y_va)
             net = self._build_net(module_cls, module_init, batch_size=batch_size,
                                   n_train=len(y_tr), device=device, seeds=seeds,
-                                  valid_ds=valid_ds)
+                                  valid_ds=valid_ds, finetune=start is not None)
             logger.info(
-                f"Training {module_cls.__name__} on {len(y_tr)} trials "
+                f"{'Fine-tuning' if start else 'Training'} {module_cls.__name__} on "
+                f"{len(y_tr)} trials "
                 f"({self.n_chans_} channels x {self.n_times_} samples, "
                 f"{len(self.classes_)} classes"
                 + (f", {len(y_va)} validation trials" if X_va is not None else "")
                 + f") on {device}."
             )
-            # Seed inside a fork so the caller's global torch RNG is untouched.
-            dev = torch.device(device)
-            cuda_ids = [] if dev.type != "cuda" else [
-                dev.index if dev.index is not None else torch.cuda.current_device()]
-            with torch.random.fork_rng(devices=cuda_ids), _cudnn_benchmark(device):
-                torch.manual_seed(int(seeds[0]))
-                net.fit(X_tr, y_tr)
+            self._train(net, X_tr, y_tr, device, int(seeds[0]), start)
             self.net_ = net
             self.history_ = net.history
+            self.n_finetune_trials_ = 0
+            if X_t is not None:
+                # Drawn after the source seeds, which stay those of a plain fit.
+                self._finetune_on_target(X_t, y_t, module_cls, module_init, device,
+                                         rng.randint(0, 2**31 - 1, size=4))
         return self
 
     def predict_proba(self, X):
@@ -1167,7 +1510,13 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 f"Cannot save to {path}: the folder {path.parent} does not exist. "
                 "Create it first."
             )
-        params = {k: _to_portable(v, k) for k, v in self.get_params(deep=False).items()}
+        params = self.get_params(deep=False)
+        # The trained weights are in the file; only a path to the initial ones
+        # is kept (an estimator or a state dict there is not needed to predict).
+        init = params["init_weights"]
+        is_path = isinstance(init, (str, os.PathLike))
+        params["init_weights"] = str(init) if is_path else None
+        params = {k: _to_portable(v, k) for k, v in params.items()}
         module_cls, module_init = self._module_init_kwargs(
             self.n_chans_, self.n_times_, len(self.classes_), self.sfreq_
         )
@@ -1223,15 +1572,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator, ready to predict.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"No such file: {path}")
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ValueError(
-                f"Cannot read {path} as a saved {cls.__name__} ({err}). Was it "
-                "written by NeuroSketchClassifier.save()?"
-            ) from None
+        data = _load_torch_file(path, f"Pass a file written by {cls.__name__}.save().")
         _check_save_file(data, path, cls.__name__)
         resolve = _class_resolver(path, data["module_class"], module, trusted_classes)
         params = _from_portable(data["params"], resolve)

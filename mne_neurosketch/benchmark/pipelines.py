@@ -320,10 +320,22 @@ def pipeline_params(estimator: BaseEstimator) -> dict:
         flattened as scikit-learn does (``step__param``).
     """
     params = {"class": _stable(estimator)}
-    for name, value in sorted(estimator.get_params(deep=True).items()):
-        if not _NOT_HASHED.search(name):
+    all_params = estimator.get_params(deep=True)
+    owners = {"": estimator}
+    owners.update((k, v) for k, v in all_params.items() if isinstance(v, BaseEstimator))
+    for name, value in sorted(all_params.items()):
+        if not _NOT_HASHED.search(name) and not _neutral(owners, name, value):
             params[name] = _stable(value)
     return params
+
+
+def _neutral(owners, name, value):
+    """Whether ``name`` is a later-added parameter at its neutral default
+    (``_hash_neutral_defaults`` of its estimator), left out of the hash so that
+    fits stored before it existed still match."""
+    owner, _, param = name.rpartition("__")
+    defaults = getattr(owners.get(owner), "_hash_neutral_defaults", {})
+    return param in defaults and _stable(value) == _stable(defaults[param])
 
 
 def params_hash(estimator: BaseEstimator) -> str:
