@@ -10,7 +10,7 @@ that decodes its trials as they are. MOABB's evaluations and plots then work
 unchanged.
 
 To compare architectures and nothing else, every network here is trained by
-:class:`~mne_neurosketch.estimator.NeuroSketchClassifier` with the same
+:class:`~mne_neurosketch.NeuroSketchClassifier` with the same
 recipe: ``module="EEGNet"`` or ``module="ShallowFBCSPNet"`` swaps the
 braindecode network :footcite:p:`lawhern2018eegnet,schirrmeister2017deep`.
 
