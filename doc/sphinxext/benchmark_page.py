@@ -198,6 +198,12 @@ def render_report(folder: Path, results: Path, out_images: Path, srcdir: Path):
     """A report folder as tables a reader reads, each beside its figure."""
     import pandas as pd
 
+    def _beside(table, stem, caption):  # the table, and its figure if drawn
+        png = folder / f"{stem}.png"
+        if not png.is_file():
+            return table
+        return _grid(table, _figure(png, results, out_images, srcdir, caption))
+
     lines = []
     if (folder / "README.rst").is_file():
         lines += _render_file(folder / "README.rst", results, out_images, srcdir)
@@ -219,13 +225,7 @@ def render_report(folder: Path, results: Path, out_images: Path, srcdir: Path):
         rows,
         "Scores over subjects",
     )
-    score_plot = folder / "score_plot.png"
-    figure = (
-        _figure(score_plot, results, out_images, srcdir, "MOABB's score plot")
-        if score_plot.is_file()
-        else []
-    )
-    lines += [*_title("Scores", "~"), *_grid(table, figure)]
+    lines += [*_title("Scores", "~"), *_beside(table, "score_plot", "MOABB's score plot")]
     if (folder / "results.csv").is_file() and not several:
         per = pd.read_csv(folder / "results.csv")
         per = per.groupby(["subject", "pipeline"])["score"].mean().unstack()
@@ -248,13 +248,10 @@ def render_report(folder: Path, results: Path, out_images: Path, srcdir: Path):
             ],
             "Paired one-sided tests (MOABB: permutation test under 20 subjects)",
         )
-        sig = folder / "significance.png"
-        figure = (
-            _figure(sig, results, out_images, srcdir, "MOABB's significance matrix")
-            if sig.is_file()
-            else []
-        )
-        lines += [*_title("Statistics", "~"), *_grid(table, figure)]
+        lines += [
+            *_title("Statistics", "~"),
+            *_beside(table, "significance", "MOABB's significance matrix"),
+        ]
     for prefix, title in (("paired_", "Paired plots"), ("meta_", "Meta-analysis")):
         figures = sorted(folder.glob(f"{prefix}*.png"))
         if figures:
