@@ -81,7 +81,9 @@ pipelines = {
     "EEGNet": NeuroSketchClassifier(module="EEGNet", **recipe),
     "ShallowFBCSPNet": NeuroSketchClassifier(
         module="ShallowFBCSPNet",
-        module_kwargs=dict(filter_time_length=10, pool_time_length=30, pool_time_stride=6),
+        module_kwargs=dict(
+            filter_time_length=10, pool_time_length=30, pool_time_stride=6
+        ),
         **recipe,
     ),
 }

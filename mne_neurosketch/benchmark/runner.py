@@ -275,7 +275,7 @@ class _Serial:
 
 
 class _EpochLine:
-    """The inner progress line: epochs of the fit in progress (opened on its first epoch)."""
+    """The inner progress line: the epochs of the fit in progress."""
 
     def __init__(self, task: _Task):
         self._desc = (

@@ -261,7 +261,8 @@ def fetch(
                 _fetch_one(remote, folder, record, force_update)
         finally:  # what was fetched stays recorded, even if a later file fails
             if record:
-                (folder / _RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
+                text = json.dumps(record, indent=1, sort_keys=True)
+                (folder / _RECORD).write_text(text)
     if update_path:
         import mne
 
