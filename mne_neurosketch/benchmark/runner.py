@@ -288,7 +288,8 @@ class _EpochLine:
             self._bar = tqdm(
                 total=max_epochs, desc=self._desc, unit="epoch", position=1, leave=False
             )
-        self._bar.update(epoch - self._bar.n)
+        self._bar.n = epoch
+        self._bar.refresh()  # every epoch shows, however fast (tqdm skips < 0.1 s)
 
     def close(self) -> None:
         if self._bar is not None:
