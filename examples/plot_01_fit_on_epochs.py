@@ -4,7 +4,7 @@
 Fit NeuroSketch on mne.Epochs
 =============================
 
-:class:`~mne_neurosketch.estimator.NeuroSketchClassifier` is a scikit-learn
+:class:`~mne_neurosketch.NeuroSketchClassifier` is a scikit-learn
 classifier: it takes :class:`mne.Epochs` directly (labels from the event
 names), builds a network sized from the data, and trains it with the
 NeuroSketch paper's recipe (AdamW with warm-up and cosine decay, mixup, time

@@ -14,7 +14,7 @@ braindecode windows dataset. This example runs the whole chain on SEED-DV
 2. read it into windows with :class:`~mne_neurosketch.datasets.SEEDDV`;
 3. compare the paper's random split with the leakage-free
    leave-one-block-out split of :mod:`mne_neurosketch.splits`;
-4. fit :class:`~mne_neurosketch.estimator.NeuroSketchClassifier` on the
+4. fit :class:`~mne_neurosketch.NeuroSketchClassifier` on the
    training blocks and draw the confusion matrix on the held-out block.
 """
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 from distributed import Client, LocalCluster
+from moabb.analysis.plotting import paired_plot, score_plot
 
 from mne_neurosketch.benchmark import (
     ResultsStore,
@@ -33,7 +34,7 @@ from mne_neurosketch.benchmark import (
 )
 from mne_neurosketch.benchmark.report import make_report, summary_table
 from mne_neurosketch.datasets import simulate_things_eeg
-from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch import NeuroSketchClassifier
 
 # %%
 # A corpus and three pipelines
@@ -134,8 +135,14 @@ for protocol, written in files.items():
     for fname in written:
         print(protocol, Path(fname).relative_to(work))
 
-figure = next(f for written in files.values() for f in written if str(f).endswith(".png"))
-fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
-ax.imshow(plt.imread(figure))
-ax.set_axis_off()
-ax.set_title(Path(figure).name)
+# %%
+# The same figures, drawn here with MOABB's plotting functions on the store's
+# results (the report saves them as PNG and SVG): every subject's score per
+# pipeline, and two pipelines compared subject by subject.
+
+df = store.to_dataframe()
+chance = 1 / df["n_classes"].iloc[0]
+score_plot(df, chance_level=chance)
+pipes = list(dict.fromkeys(df["pipeline"]))
+paired_plot(df, pipes[1], pipes[0], chance_level=chance)
+plt.show()

@@ -710,6 +710,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     transforms : list of braindecode.augmentation.Transform | None
         Input augmentations to use instead of shift, noise and masking (mixup
         stays controlled by ``mixup_p``). Copied at each fit.
+    callbacks : list | None
+        Extra :mod:`skorch.callbacks` (instances or ``(name, callback)``
+        tuples) run after the recipe's own (learning-rate schedule, gradient
+        clipping, early stopping), e.g. :class:`skorch.callbacks.Checkpoint`
+        or :class:`skorch.callbacks.EpochScoring`. Copied at each fit.
     valid_size : float | int | None, default=0.2
         Fraction (or number) of the training trials held out, stratified and
         seeded, for early stopping and for choosing the best epoch. ``None``
@@ -835,7 +840,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     #: leaves them out at that value, so stored fits still match on resume.
     _hash_neutral_defaults = {
         "warm_start": False, "init_weights": None, "freeze": None,
-        "finetune_lr_scale": 1.0, "finetune_epochs": None,
+        "finetune_lr_scale": 1.0, "finetune_epochs": None, "callbacks": None,
     }
 
     def __init__(
@@ -861,6 +866,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         time_mask_n=4,
         time_mask_len=50,
         transforms=None,
+        callbacks=None,
         valid_size=0.2,
         patience=100,
         monitor="valid_acc",
@@ -899,6 +905,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.time_mask_n = time_mask_n
         self.time_mask_len = time_mask_len
         self.transforms = transforms
+        self.callbacks = callbacks
         self.valid_size = valid_size
         self.patience = patience
         self.monitor = monitor
@@ -1116,6 +1123,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(("grad_clip", GradientNormClipping(self.max_grad_norm)))
         if valid_ds is not None:
             callbacks.append(("early_stopping", self._early_stopping()))
+        callbacks.extend(copy.deepcopy(list(self.callbacks or ())))
         augmentation = make_recipe_transforms(
             shift_p=self.shift_p, shift_max=self.shift_max,
             noise_p=self.noise_p, noise_snr=self.noise_snr,

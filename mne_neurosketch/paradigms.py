@@ -27,9 +27,12 @@ class MultiClassDecoding(BaseParadigm):
     n_classes : int | None
         Number of classes; if given, a dataset needs at least that many events and
         the first ``n_classes`` of ``events`` (or of the dataset's) are used.
-    fmin, fmax : float | None
-        Band-pass edges in Hz; both ``None`` (default) means no filter, so the
-        trials equal the corpus' preprocessed trials.
+    fmin : float | None
+        Low edge of the band-pass, in Hz; ``fmin`` and ``fmax`` both ``None``
+        (default) means no filter, so the trials equal the corpus' preprocessed
+        trials.
+    fmax : float | None
+        High edge of the band-pass, in Hz.
     tmin : float
         Start of the trial relative to the dataset's interval start, in s.
     tmax : float | None

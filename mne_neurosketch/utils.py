@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
-import torch
 from mne.utils import ProgressBar, logger, set_log_level, use_log_level, verbose, warn
 
 __all__ = [
@@ -24,6 +20,9 @@ __all__ = [
 def set_random_seeds(seed: int, cuda: bool | None = None) -> None:
     """Seed Python, NumPy and torch (and CUDA when available or asked).
 
+    A thin wrapper of :func:`braindecode.util.set_random_seeds` that decides
+    ``cuda`` by itself.
+
     Parameters
     ----------
     seed : int
@@ -31,8 +30,9 @@ def set_random_seeds(seed: int, cuda: bool | None = None) -> None:
     cuda : bool | None
         Also seed every CUDA device. ``None`` seeds them when CUDA is available.
     """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if cuda or (cuda is None and torch.cuda.is_available()):
-        torch.cuda.manual_seed_all(seed)
+    import torch
+    from braindecode.util import set_random_seeds as _braindecode_seeds
+
+    if cuda is None:
+        cuda = torch.cuda.is_available()
+    _braindecode_seeds(seed, cuda=bool(cuda))

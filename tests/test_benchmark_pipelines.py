@@ -100,3 +100,18 @@ def test_params_hash():
     )
     assert params_hash(make_pipeline("TSLR")) != params_hash(make_pipeline("MDM"))
     assert len(params_hash(a)) == 12
+
+
+def test_params_hash_of_stored_fits_unchanged():
+    """Parameters added since (callbacks=) leave the stored fits' keys as they were."""
+    from skorch.callbacks import EpochTimer
+
+    from mne_neurosketch.benchmark.pipelines import pipeline_params
+
+    plain = make_pipeline("NeuroSketch", max_epochs=100, batch_size=16)
+    assert "callbacks" not in pipeline_params(plain)
+    # Its hash before NeuroSketchClassifier had callbacks= (computed then).
+    assert params_hash(plain) == "a92ee7e7f7ee"
+    with_cb = make_pipeline("NeuroSketch", max_epochs=100, batch_size=16,
+                            callbacks=[EpochTimer()])
+    assert params_hash(with_cb) != params_hash(plain)

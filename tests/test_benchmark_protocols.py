@@ -127,3 +127,25 @@ def test_make_protocol_and_ids():
     with pytest.raises(ValueError, match="lower --n-splits"):
         y, meta = _meta(n_subjects=1, n_sessions=1, n_runs=1, per_run=6)
         list(WithinSession(n_splits=5).split(y, meta))
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        WithinSession(n_splits=4),
+        CrossSession(),
+        CrossSubject(),
+        CrossSubject(n_splits=2),
+        Paper("n_fold"),
+        Paper("simple"),
+        Grouped("run", n_splits=2),
+    ],
+    ids=repr,
+)
+def test_expected_folds_before_loading(protocol):
+    """What the progress bar is sized with equals the folds the data give."""
+    y, meta = _meta(n_subjects=3, n_sessions=2)
+    expected = protocol.expected_folds(n_subjects=3, n_sessions=2)
+    assert expected == len(list(protocol.split(y, meta)))
+    # Leave-one-group-out: only the data know the number of groups.
+    assert Grouped("run").expected_folds(3, 2) is None

@@ -245,6 +245,18 @@ def test_landing_page(browser):
     assert figure, f"architecture figure not shown; images: {state['images']}"
     assert figure[0]["naturalWidth"] >= 600
     assert shot.stat().st_size > 10_000
+    assert "How to cite" in state["text"]
+    assert not browser.js_exceptions()
+
+
+def test_benchmark_results_page(browser):
+    """The results page shows curated tables beside their figures, no raw CSV."""
+    state = browser.open(HTML / "benchmark_results.html")
+    browser.screenshot(SHOTS / "benchmark_results.png")
+    _assert_no_broken_images(state, "benchmark_results.html")
+    assert "Unnamed: 0" not in state["text"]
+    assert "score (%), mean ± std" in state["text"]
+    assert _shown_images(state, "score_plot"), "the score plot is not shown"
     assert not browser.js_exceptions()
 
 
@@ -253,7 +265,9 @@ def test_api_page(browser):
     state = browser.open(HTML / "api.html")
     browser.screenshot(SHOTS / "api.png")
     assert "API reference" in state["text"]
-    for name in ("NeuroSketch", "NeuroSketchSD", "from_reference"):
+    # The estimator under its public name, not its module's.
+    names = ("NeuroSketch", "NeuroSketchSD", "from_reference", "NeuroSketchClassifier")
+    for name in names:
         assert name in state["text"]
         assert f"generated/mne_neurosketch.{name}.html" in state["links"], name
     _assert_no_broken_images(state, "api.html")

@@ -16,9 +16,17 @@ reStructuredText in ``doc/generated/benchmark_results.rst.inc``, which
 - ``*.md``, ``*.txt``: shown as a literal block.
 
 A ``<name>.rst`` or ``<name>.txt`` next to a table or figure of the same
-name is used as its caption instead. Nothing is typed by hand: rebuilding
-the site after a benchmark run refreshes the page. When the folder is
-missing or empty, the page says so.
+name is used as its caption instead.
+
+A folder written by :func:`mne_neurosketch.benchmark.report.make_report`
+(it holds ``summary.csv`` and ``report.md``) is curated instead of dumped:
+its ``README.rst`` first, then the scores (mean ± std per pipeline) beside
+MOABB's score plot, the scores per subject, the paired statistics beside the
+significance matrix, and the paired and meta-analysis figures; the raw files
+become download links.
+
+Nothing is typed by hand: rebuilding the site after a benchmark run
+refreshes the page. When the folder is missing or empty, the page says so.
 """
 
 # License: BSD (3-clause)
@@ -164,6 +172,108 @@ def _render_file(path: Path, results: Path, out_images: Path, srcdir: Path) -> l
     return []
 
 
+def _figure(path: Path, results: Path, out_images: Path, srcdir: Path, caption: str):
+    return _render_file(path, results, out_images, srcdir)[:-2] + [
+        f"   {caption} (``{path.relative_to(results).as_posix()}``)",
+        "",
+    ]
+
+
+def _grid(*columns: list[str]) -> list[str]:
+    """Columns side by side on wide screens (sphinx-design), stacked on narrow."""
+    lines = [f".. grid:: 1 1 {len(columns)} {len(columns)}", "   :gutter: 2", ""]
+    for column in columns:
+        lines += ["   .. grid-item::", ""]
+        lines += [f"      {line}" if line else "" for line in column]
+        lines.append("")
+    return lines
+
+
+def is_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report written by ``make_report``."""
+    return (folder / "summary.csv").is_file() and (folder / "report.md").is_file()
+
+
+def render_report(folder: Path, results: Path, out_images: Path, srcdir: Path):
+    """A report folder as tables a reader reads, each beside its figure."""
+    import pandas as pd
+
+    def _beside(table, stem, caption):  # the table, and its figure if drawn
+        png = folder / f"{stem}.png"
+        if not png.is_file():
+            return table
+        return _grid(table, _figure(png, results, out_images, srcdir, caption))
+
+    lines = []
+    if (folder / "README.rst").is_file():
+        lines += _render_file(folder / "README.rst", results, out_images, srcdir)
+    summary = pd.read_csv(folder / "summary.csv").sort_values(
+        "score_mean", ascending=False
+    )
+    several = summary["dataset"].nunique() > 1
+    rows = [
+        (
+            f"{r.pipeline} ({r.dataset})" if several else r.pipeline,
+            f"{100 * r.score_mean:.1f} ± {100 * r.score_std:.1f}",
+            int(r.n_subjects),
+            f"{r.fit_time_mean:.1f}",
+        )
+        for r in summary.itertuples()
+    ]
+    table = _table(
+        ["pipeline", "score (%), mean ± std", "subjects", "fit time (s)"],
+        rows,
+        "Scores over subjects",
+    )
+    lines += [*_title("Scores", "~"), *_beside(table, "score_plot", "MOABB's score plot")]
+    if (folder / "results.csv").is_file() and not several:
+        per = pd.read_csv(folder / "results.csv")
+        per = per.groupby(["subject", "pipeline"])["score"].mean().unstack()
+        per = per.reindex(columns=list(summary["pipeline"]))
+        lines += [*_title("Scores per subject (%)", "~")]
+        lines += _table(
+            ["subject", *per.columns],
+            [(s, *(f"{100 * v:.1f}" for v in row)) for s, row in per.iterrows()],
+            "Each subject's score (mean over its folds)",
+        )
+    if (folder / "stats.csv").is_file():
+        stats = pd.read_csv(folder / "stats.csv")
+        stats = stats[stats["pipe1"] != stats["pipe2"]]  # old reports kept self-pairs
+        stats = stats[stats["smd"] > 0].sort_values("p")  # each pair once: the winner
+        table = _table(
+            ["better", "than", "p", "effect (SMD)", "subjects"],
+            [
+                (r.pipe1, r.pipe2, f"{r.p:.2g}", f"{r.smd:.2f}", int(r.nsub))
+                for r in stats.itertuples()
+            ],
+            "Paired one-sided tests (MOABB: permutation test under 20 subjects)",
+        )
+        lines += [
+            *_title("Statistics", "~"),
+            *_beside(table, "significance", "MOABB's significance matrix"),
+        ]
+    for prefix, title in (("paired_", "Paired plots"), ("meta_", "Meta-analysis")):
+        figures = sorted(folder.glob(f"{prefix}*.png"))
+        if figures:
+            lines += _title(title, "~")
+            cells = [
+                _figure(f, results, out_images, srcdir, _pretty(f.stem[len(prefix) :]))
+                for f in figures
+            ]
+            for i in range(0, len(cells), 2):
+                lines += _grid(*cells[i : i + 2])
+    raw = [
+        f
+        for f in sorted(folder.iterdir())
+        if f.suffix in (".csv", ".md", ".sqlite", ".sh", ".py")
+    ]
+    lines += [
+        f"Raw files: {', '.join(_download(f, srcdir) for f in raw)}.",
+        "",
+    ]
+    return lines
+
+
 def render_results(results: Path, srcdir: Path) -> str:
     """Return the reStructuredText of the results found under ``results``."""
     files = (
@@ -198,7 +308,10 @@ def render_results(results: Path, srcdir: Path) -> str:
         if folder != "." and folder != section:
             section = folder
             lines += _title(_pretty(folder.replace("/", " / ")), "-")
-        lines += _render_file(path, results, out_images, srcdir)
+            if is_report(path.parent):
+                lines += render_report(path.parent, results, out_images, srcdir)
+        if not is_report(path.parent):
+            lines += _render_file(path, results, out_images, srcdir)
     return "\n".join(lines)
 
 

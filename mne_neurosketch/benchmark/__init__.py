@@ -7,51 +7,47 @@ SQLite row per fit) and scalable on Dask. The ``neurosketch`` command wraps
 
 # License: BSD (3-clause)
 
-from .datasets import CORPORA, BenchmarkDataset, list_datasets, resolve_dataset
-from .pipelines import (
-    DEEP_MODELS,
-    PIPELINES,
-    StackFilterBank,
-    make_pipeline,
-    make_pipelines,
-    params_hash,
-)
-from .protocols import (
-    PROTOCOLS,
-    CrossSession,
-    CrossSubject,
-    Fold,
-    Grouped,
-    Paper,
-    Protocol,
-    WithinSession,
-    make_protocol,
-)
-from .runner import RunSummary, run_benchmark
-from .store import FitRecord, ResultsStore
+# Names are imported from their modules on first use (PEP 562), so that
+# ``neurosketch --help`` does not import MOABB, torch and scikit-learn.
 
-__all__ = [
-    "CORPORA",
-    "DEEP_MODELS",
-    "PIPELINES",
-    "PROTOCOLS",
-    "BenchmarkDataset",
-    "CrossSession",
-    "CrossSubject",
-    "FitRecord",
-    "Fold",
-    "Grouped",
-    "Paper",
-    "Protocol",
-    "ResultsStore",
-    "RunSummary",
-    "StackFilterBank",
-    "WithinSession",
-    "list_datasets",
-    "make_pipeline",
-    "make_pipelines",
-    "make_protocol",
-    "params_hash",
-    "resolve_dataset",
-    "run_benchmark",
-]
+import importlib
+
+_LAZY = {
+    "CORPORA": "datasets",
+    "BenchmarkDataset": "datasets",
+    "list_datasets": "datasets",
+    "resolve_dataset": "datasets",
+    "DEEP_MODELS": "pipelines",
+    "PIPELINES": "pipelines",
+    "StackFilterBank": "pipelines",
+    "make_pipeline": "pipelines",
+    "make_pipelines": "pipelines",
+    "params_hash": "pipelines",
+    "PROTOCOLS": "protocols",
+    "CrossSession": "protocols",
+    "CrossSubject": "protocols",
+    "Fold": "protocols",
+    "Grouped": "protocols",
+    "Paper": "protocols",
+    "Protocol": "protocols",
+    "WithinSession": "protocols",
+    "make_protocol": "protocols",
+    "RunSummary": "runner",
+    "run_benchmark": "runner",
+    "FitRecord": "store",
+    "ResultsStore": "store",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

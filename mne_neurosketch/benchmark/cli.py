@@ -64,11 +64,16 @@ def _subjects(values):
             if "-" in part[1:]:
                 lo, hi = part.split("-", 1)
                 try:
-                    out.extend(range(int(lo), int(hi) + 1))
+                    lo, hi = int(lo), int(hi)
                 except ValueError:
-                    raise argparse.ArgumentTypeError(
-                        f"Invalid subject range {part!r}; use e.g. 1-11."
-                    ) from None
+                    lo = hi = None
+                if lo is None or hi < lo:
+                    raise ValueError(
+                        f"Invalid value for the '--subjects' parameter: {part!r} is not "
+                        "a range of subject numbers; use e.g. 1-11 (first <= last), "
+                        "'1 2 5' or 1,2,5."
+                    )
+                out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part) if part.isdigit() else part)
     return out
@@ -87,7 +92,8 @@ def _positive_int(text):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .pipelines import PIPELINES
+    # Only light modules here: the help must not wait for torch or MOABB.
+    from .. import __version__
     from .protocols import PROTOCOLS
 
     parser = argparse.ArgumentParser(
@@ -95,8 +101,6 @@ def _parser() -> argparse.ArgumentParser:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from .. import __version__
-
     parser.add_argument(
         "--version", action="version", version=f"mne-neurosketch {__version__}"
     )
@@ -126,8 +130,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["NeuroSketch", "EEGNet", "TSLR"],
         metavar="MODEL",
-        help="models (default: NeuroSketch EEGNet TSLR); choose from "
-        + ", ".join(PIPELINES),
+        help="models (default: NeuroSketch EEGNet TSLR): NeuroSketch, "
+        "NeuroSketchLarge, braindecode's baselines (EEGNet, ShallowFBCSPNet, ...), "
+        "TSLR, MDM; 'neurosketch list models' lists them all",
     )
     what.add_argument(
         "--protocol",
@@ -140,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         "--subjects",
         nargs="+",
         metavar="S",
-        help="subjects, e.g. '1 2 3' or '1-11' (default: all; 1-2 for simulated corpora)",
+        help="subjects, e.g. '1 2 3' or '1-11' (default: all; 1-5 for simulated corpora)",
     )
     what.add_argument(
         "--path",
@@ -273,8 +278,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _add_common(parser, progress=True):
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each fit")
+    parser.add_argument(
+        "--verbose",
+        metavar="LEVEL",
+        type=str.lower,
+        choices=_LEVELS,
+        default="warning",
+        help="log level, as MNE's: 'info' logs each fit, 'debug' also each network's "
+        "epochs and tracebacks (default warning)",
+    )
+    parser.add_argument(
+        "-v",
+        dest="verbose",
+        action="store_const",
+        const="info",
+        help="same as --verbose info",
+    )
     if progress:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -289,18 +312,24 @@ def _budget(args, spec) -> dict:
 
 
 def _cmd_benchmark(args) -> int:
+    import pandas as pd
+
     from .datasets import resolve_dataset
     from .pipelines import PIPELINES, make_pipeline, resolve_model_name
     from .protocols import make_protocol
-    from .report import format_table, make_report, summary_table
+    from .report import format_table, summary_table, warn_few_subjects
     from .runner import run_benchmark
+    from .store import ResultsStore
 
     if args.scheduler and args.n_workers:
-        raise SystemExit("neurosketch: give --scheduler or --n-workers, not both.")
+        raise ValueError("give --scheduler or --n-workers, not both.")
     models = [resolve_model_name(m) for m in args.models]
+    _check_device(args.device, local=args.scheduler is None)
+    store = ResultsStore(args.results)  # a bad path fails before any work
     t0 = time.perf_counter()
     frames = []
     failures = []
+    skipped = 0
     for name in args.dataset:
         spec = resolve_dataset(name, path=args.path, subjects=args.subjects)
         budget = _budget(args, spec)
@@ -333,36 +362,58 @@ def _cmd_benchmark(args) -> int:
                 spec,
                 pipelines,
                 protocol=protocol,
-                results=args.results,
+                results=store,
                 subjects=subjects,
                 scheduler=args.scheduler,
                 n_workers=args.n_workers,
                 progress=not args.no_progress,
-                verbose="INFO" if args.verbose else "WARNING",
+                verbose=args.verbose.upper(),
             )
+            summary = df.attrs.get("summary")
         except RuntimeError as err:
+            summary = getattr(err, "summary", None)
+            if summary is None:
+                raise
             failures.append(str(err))
-            from .store import ResultsStore
-
-            df = ResultsStore(args.results).to_dataframe(dataset=spec.code)
+            df = store.to_dataframe(dataset=spec.code)
+        skipped += summary.n_skipped
         frames.append(df)
-    import pandas as pd
-
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     elapsed = time.perf_counter() - t0
+    if skipped:
+        print(f"{skipped} fits already in {args.results}, skipped.")
     print()
     print(format_table(summary_table(results)))
     print(
         f"\nScores: mean ± std over subjects, in percent. {len(results)} subject-session "
         f"rows in {args.results}; wall time {elapsed:.0f} s."
     )
+    for line in warn_few_subjects(results):
+        print(line)
     if args.report:
-        make_report(args.results, args.report)
+        from .report import make_report
+
+        make_report(store, args.report)
         print(f"Report written to {args.report}")
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def _check_device(device: str, local: bool) -> None:
+    """Refuse a device name torch does not know (and, run here, a missing GPU)."""
+    from ..estimator import _resolve_device
+
+    if local:
+        _resolve_device(device)
+        return
+    import torch
+
+    try:  # on a cluster, the workers may have the GPU this machine lacks
+        torch.device(device if device != "auto" else "cpu")
+    except (RuntimeError, TypeError):
+        _resolve_device(device)  # raises the estimator's message
 
 
 def _protocol(args, spec, make_protocol):
@@ -396,28 +447,31 @@ def _short(subjects) -> str:
 def _cmd_report(args) -> int:
     from pathlib import Path
 
-    from .report import format_table, make_report, summary_table
+    from .report import format_table, make_report, summary_table, warn_few_subjects
     from .store import ResultsStore
 
     path = Path(args.results)
-    if not path.is_file():
-        raise SystemExit(
-            f"neurosketch: the results file {path} does not exist; run "
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the results file {path} does not exist; run "
             "'neurosketch benchmark ... --results FILE' first."
         )
+    store = ResultsStore(path)
     out = args.out or str(path.with_suffix("")) + "_report"
     files = make_report(
-        path,
+        store,
         out,
         reference=args.reference,
         formats=tuple(args.formats),
         title=args.title,
         plots=not args.no_plots,
     )
-    store = ResultsStore(path)
     for protocol in files:
+        df = store.to_dataframe(protocol=protocol)
         print(f"Protocol {protocol}:")
-        print(format_table(summary_table(store.to_dataframe(protocol=protocol))))
+        print(format_table(summary_table(df)))
+        for line in warn_few_subjects(df):
+            print(line)
         print()
     print(f"Report written to {out} ({sum(len(v) for v in files.values())} files).")
     return 0
@@ -446,14 +500,15 @@ def _cmd_list(args) -> int:
     from .pipelines import PIPELINES
     from .protocols import PROTOCOLS
 
-    width = 24
+    datasets = list_datasets() if args.what in ("all", "datasets") else {}
+    width = max([24, *(len(name) + 2 for name in datasets)])
     if args.what in ("all", "models"):
         print("Models (--models):")
         for name, spec in PIPELINES.items():
             print(f"  {name:<{width}}{spec.description}")
     if args.what in ("all", "datasets"):
         print("Datasets (--dataset):")
-        for name, text in list_datasets().items():
+        for name, text in datasets.items():
             print(
                 textwrap.fill(
                     text,
@@ -483,15 +538,13 @@ def main(argv=None) -> int:
     code : int
         Exit status.
     """
-    _quiet_warnings()  # before the parser imports moabb and pyriemann
+    _quiet_warnings()  # before any command imports moabb and pyriemann
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "subjects", None) is not None:
-        args.subjects = _subjects(args.subjects)
-    _quiet_libraries(getattr(args, "verbose", False))
+    level = getattr(args, "verbose", "warning")
     commands = {
         "benchmark": _cmd_benchmark,
         "report": _cmd_report,
@@ -499,9 +552,17 @@ def main(argv=None) -> int:
         "list": _cmd_list,
     }
     try:
+        if getattr(args, "subjects", None) is not None:
+            args.subjects = _subjects(args.subjects)
+        if args.command != "list":
+            _quiet_libraries(level)
         return commands[args.command](args)
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"neurosketch: error: {err}", file=sys.stderr)
+    except _USER_ERRORS as err:
+        if level == "debug":
+            import traceback
+
+            traceback.print_exc()
+        print(f"neurosketch: error: {_one_line(err, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
@@ -512,6 +573,30 @@ def main(argv=None) -> int:
         return 130
 
 
+def _user_errors() -> tuple:
+    import sqlite3
+
+    # OSError covers a --results folder, a missing or unreadable file.
+    return (ValueError, OSError, ImportError, sqlite3.DatabaseError)
+
+
+_USER_ERRORS = _user_errors()
+
+
+def _one_line(err: BaseException, args) -> str:
+    """The error's message on one line, naming the results file if it did not."""
+    import sqlite3
+
+    text = " ".join(str(err).split())
+    results = getattr(args, "results", None)
+    if isinstance(err, sqlite3.DatabaseError) and results and str(results) not in text:
+        text = (
+            f"the results file {results} is damaged ({text}); give another --results "
+            "path or move this file away."
+        )
+    return text
+
+
 def _quiet_warnings() -> None:
     """Hide the libraries' deprecation notices (here and in worker processes)."""
     import warnings
@@ -520,15 +605,14 @@ def _quiet_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def _quiet_libraries(verbose: bool) -> None:
-    """Keep the terminal for the progress bar and the table."""
+def _quiet_libraries(level: str) -> None:
+    """Keep the terminal for the progress bar and the table (MNE's log levels)."""
     import logging
 
     import mne
 
-    level = "INFO" if verbose else "WARNING"
-    mne.set_log_level(level)
-    logging.getLogger("moabb").setLevel(level)
+    mne.set_log_level(level.upper())
+    logging.getLogger("moabb").setLevel(level.upper())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """The benchmark's pipelines: NeuroSketch, braindecode's baselines, Riemannian classics.
 
 Every deep network is trained by the same
-:class:`~mne_neurosketch.estimator.NeuroSketchClassifier` recipe, so the
+:class:`~mne_neurosketch.NeuroSketchClassifier` recipe, so the
 comparison is between architectures, not training tricks. The classical
 pipelines are MOABB's reference Riemannian pipelines (``TSLR-SSVEP`` and
 ``MDM-SSVEP`` configs of MOABB's benchmark): OAS covariances, then the tangent
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from hashlib import sha1
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import Pipeline
+
+# scikit-learn is imported where it is used: 'neurosketch list' reads PIPELINES
+# and must not wait for it (1.5 s of CPU).
 
 __all__ = [
     "DEEP_MODELS",
@@ -146,58 +147,6 @@ def resolve_model_name(name: str) -> str:
     )
 
 
-class StackFilterBank(TransformerMixin, BaseEstimator):
-    """Stack the bands of a MOABB filter bank as extra channels.
-
-    A filter-bank paradigm gives ``(n_trials, n_chans, n_times, n_bands)``;
-    this returns ``(n_trials, n_bands * n_chans, n_times)`` (band-major, as
-    :class:`moabb.pipelines.ExtendedSSVEPSignal`), so one covariance matrix
-    holds the cross-band structure. 3-D input passes through unchanged, so the
-    same pipeline runs on filter-bank and single-band paradigms.
-    """
-
-    def fit(self, X, y=None):
-        """Do nothing (stateless).
-
-        Parameters
-        ----------
-        X : ndarray, shape (n_trials, n_chans, n_times[, n_bands])
-            The trials.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : StackFilterBank
-            The transformer.
-        """
-        return self
-
-    def transform(self, X):
-        """Stack the bands.
-
-        Parameters
-        ----------
-        X : ndarray, shape (n_trials, n_chans, n_times[, n_bands])
-            The trials.
-
-        Returns
-        -------
-        X : ndarray, shape (n_trials, n_bands * n_chans, n_times)
-            The stacked trials.
-        """
-        X = np.asarray(X)
-        if X.ndim == 3:
-            return X
-        if X.ndim != 4:
-            raise ValueError(
-                "X must have shape (n_trials, n_chans, n_times) or, from a filter-"
-                f"bank paradigm, (n_trials, n_chans, n_times, n_bands); got {X.shape}."
-            )
-        n_trials, n_chans, n_times, n_bands = X.shape
-        return X.transpose(0, 3, 1, 2).reshape(n_trials, n_bands * n_chans, n_times)
-
-
 def make_pipeline(
     name: str,
     *,
@@ -235,6 +184,9 @@ def make_pipeline(
         from pyriemann.estimation import Covariances
         from pyriemann.tangentspace import TangentSpace
         from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+
+        from ._filterbank import StackFilterBank
 
         steps = [("stack", StackFilterBank()), ("cov", Covariances(estimator="oas"))]
         if spec.name == "TSLR":
@@ -290,6 +242,8 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _stable(value):
+    from sklearn.base import BaseEstimator
+
     if isinstance(value, BaseEstimator):
         return type(value).__module__ + "." + type(value).__qualname__
     if isinstance(value, type):
@@ -320,6 +274,8 @@ def pipeline_params(estimator: BaseEstimator) -> dict:
         flattened as scikit-learn does (``step__param``).
     """
     params = {"class": _stable(estimator)}
+    from sklearn.base import BaseEstimator
+
     all_params = estimator.get_params(deep=True)
     owners = {"": estimator}
     owners.update((k, v) for k, v in all_params.items() if isinstance(v, BaseEstimator))
@@ -356,3 +312,11 @@ def params_hash(estimator: BaseEstimator) -> str:
     """
     text = json.dumps(pipeline_params(estimator), sort_keys=True, default=str)
     return sha1(text.encode()).hexdigest()[:12]
+
+
+def __getattr__(name):
+    if name == "StackFilterBank":  # defined with scikit-learn, imported on use
+        from ._filterbank import StackFilterBank
+
+        return StackFilterBank
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,9 +3,10 @@
 A protocol turns the trials of one subject (or of all subjects, for
 cross-subject) into folds. Each :class:`Fold` names the trials to train on,
 those to score, optionally a validation set, and the subject and session the
-score belongs to. The MOABB protocols follow :mod:`moabb.evaluations`
-(same splitters, same seeds), so their scores are comparable with MOABB's
-published tables; the paper's and the grouped protocols use
+score belongs to. The MOABB protocols are MOABB's own splitters
+(:mod:`moabb.evaluations.splitters`, same seeds), so their scores are
+comparable with MOABB's published tables; this module only labels their
+folds. The paper's and the grouped protocols, which MOABB lacks, use
 :mod:`mne_neurosketch.splits`.
 """
 
@@ -18,8 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
+
+# pandas, scikit-learn and MOABB are imported where they are used, so that the
+# command line's help can list the protocols without loading them.
 
 __all__ = [
     "PROTOCOLS",
@@ -108,7 +110,7 @@ class Protocol:
             + ")"
         )
 
-    def split(self, y: np.ndarray, metadata: pd.DataFrame) -> Iterator[Fold]:
+    def split(self, y: np.ndarray, metadata) -> Iterator[Fold]:
         """Yield the folds.
 
         Parameters
@@ -136,17 +138,66 @@ class Protocol:
         """
         return self.id
 
+    def expected_folds(self, n_subjects: int, n_sessions: int) -> int | None:
+        """How many folds :meth:`split` should give, before the data are loaded.
+
+        The runner sizes its progress bar with it (and corrects the total if a
+        subject turns out to differ).
+
+        Parameters
+        ----------
+        n_subjects : int
+            Number of subjects.
+        n_sessions : int
+            Sessions per subject, as the dataset declares them.
+
+        Returns
+        -------
+        n_folds : int | None
+            The number of folds, or ``None`` when only the data can tell.
+        """
+        return None
+
 
 def _unique(values) -> list:
+    import pandas as pd
+
     return list(pd.unique(pd.Series(values).astype(str)))
+
+
+def _as_str(metadata):
+    """Metadata with a 0..n-1 index (MOABB's splitters yield index values) and
+    ``subject``/``session`` as strings (the labels of the folds)."""
+    return metadata.reset_index(drop=True).astype({"subject": str, "session": str})
+
+
+def _labelled(pairs, metadata, order):
+    """Number the folds of MOABB's splitters within each (subject, session).
+
+    ``order`` is ``"subject"`` or ``("subject", "session")``: the columns a
+    fold's test trials share. Folds come back in the metadata's subject and
+    session order (MOABB's within-session splitter visits them shuffled).
+    """
+    cols = [order] if isinstance(order, str) else list(order)
+    rank = {c: {v: i for i, v in enumerate(_unique(metadata[c]))} for c in cols}
+    labelled = []
+    for train, test in pairs:
+        key = tuple(metadata[c].iat[test[0]] for c in cols)
+        labelled.append((tuple(rank[c][v] for c, v in zip(cols, key)), key, train, test))
+    labelled.sort(key=lambda item: item[0])  # stable: fold order kept per key
+    counts = {}
+    for _, key, train, test in labelled:
+        k = counts[key] = counts.get(key, -1) + 1
+        yield k, key, np.asarray(train), np.asarray(test)
 
 
 class WithinSession(Protocol):
     """MOABB's within-session evaluation: k-fold inside each session.
 
-    Same split as :class:`moabb.evaluations.WithinSessionEvaluation`:
-    ``StratifiedKFold(n_splits, shuffle=True, random_state=random_state)`` on
-    each subject's session.
+    MOABB's :class:`~moabb.evaluations.splitters.WithinSessionSplitter` (the
+    splitter of :class:`moabb.evaluations.WithinSessionEvaluation`):
+    ``StratifiedKFold(n_splits, shuffle=True)`` seeded with ``random_state``
+    afresh on each subject's session.
 
     Parameters
     ----------
@@ -168,25 +219,31 @@ class WithinSession(Protocol):
             f"session, seed {self.random_state}"
         )
 
+    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
+        return self.n_splits * n_subjects * n_sessions
+
     def split(self, y, metadata):  # noqa: D102
-        sessions = metadata["session"].astype(str).to_numpy()
-        subjects = metadata["subject"].astype(str).to_numpy()
-        for subject in _unique(subjects):
-            for session in _unique(sessions[subjects == subject]):
-                idx = np.flatnonzero((subjects == subject) & (sessions == session))
-                _check_enough(
-                    y[idx], self.n_splits, f"subject {subject} session {session}"
-                )
-                cv = StratifiedKFold(
-                    self.n_splits, shuffle=True, random_state=self.random_state
-                )
-                for k, (train, test) in enumerate(cv.split(idx, y[idx])):
-                    yield Fold(k, subject, session, idx[train], idx[test])
+        from moabb.evaluations.splitters import WithinSessionSplitter
+
+        metadata = _as_str(metadata)
+        for (subject, session), grp in metadata.groupby(["subject", "session"]):
+            _check_enough(
+                y[grp.index], self.n_splits, f"subject {subject} session {session}"
+            )
+        cv = WithinSessionSplitter(
+            n_folds=self.n_splits, shuffle=True, random_state=self.random_state
+        )
+        pairs = cv.split(y, metadata)
+        for k, (subject, session), train, test in _labelled(
+            pairs, metadata, ("subject", "session")
+        ):
+            yield Fold(k, subject, session, train, test)
 
 
 class CrossSession(Protocol):
     """MOABB's cross-session evaluation: leave one session out per subject.
 
+    MOABB's :class:`~moabb.evaluations.splitters.CrossSessionSplitter`.
     Subjects with a single session are skipped (with a warning by the runner).
     """
 
@@ -195,22 +252,23 @@ class CrossSession(Protocol):
     def describe(self) -> str:  # noqa: D102
         return "cross-session (MOABB): leave one session out per subject"
 
+    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
+        return n_subjects * n_sessions if n_sessions > 1 else 0
+
     def split(self, y, metadata):  # noqa: D102
-        sessions = metadata["session"].astype(str).to_numpy()
-        subjects = metadata["subject"].astype(str).to_numpy()
-        for subject in _unique(subjects):
-            idx = np.flatnonzero(subjects == subject)
-            if len(set(sessions[idx])) < 2:
-                continue
-            for k, (train, test) in enumerate(
-                LeaveOneGroupOut().split(idx, groups=sessions[idx])
-            ):
-                session = sessions[idx[test][0]]
-                yield Fold(k, subject, session, idx[train], idx[test])
+        from moabb.evaluations.splitters import CrossSessionSplitter
+
+        metadata = _as_str(metadata)
+        pairs = CrossSessionSplitter().split(y, metadata)
+        for k, (subject,), train, test in _labelled(pairs, metadata, "subject"):
+            # LeaveOneGroupOut: one session per test set.
+            yield Fold(k, subject, metadata["session"].iat[test[0]], train, test)
 
 
 class CrossSubject(Protocol):
     """MOABB's cross-subject evaluation: leave one subject out, scored per session.
+
+    MOABB's :class:`~moabb.evaluations.splitters.CrossSubjectSplitter`.
 
     Parameters
     ----------
@@ -233,15 +291,26 @@ class CrossSubject(Protocol):
         )
         return f"cross-subject (MOABB): {how}, scored per session"
 
+    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
+        return n_subjects  # each subject is tested once
+
     def split(self, y, metadata):  # noqa: D102
-        subjects = metadata["subject"].astype(str).to_numpy()
+        from moabb.evaluations.splitters import CrossSubjectSplitter
+        from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+        metadata = _as_str(metadata)
+        subjects = metadata["subject"].to_numpy()
         if len(set(subjects)) < 2:
             raise ValueError(
                 "The cross-subject protocol needs at least 2 subjects; pass more "
                 "with --subjects."
             )
-        cv = LeaveOneGroupOut() if self.n_splits is None else GroupKFold(self.n_splits)
-        for k, (train, test) in enumerate(cv.split(y, y, groups=subjects)):
+        if self.n_splits is None:
+            cv = CrossSubjectSplitter(cv_class=LeaveOneGroupOut)
+        else:
+            cv = CrossSubjectSplitter(cv_class=GroupKFold, n_splits=self.n_splits)
+        for k, (train, test) in enumerate(cv.split(y, metadata)):
+            # A GroupKFold test set holds several subjects: one Fold (score) each.
             for subject in _unique(subjects[test]):
                 test_s = test[subjects[test] == subject]
                 yield Fold(k, subject, "all", train, test_s, score_by_session=True)
@@ -280,6 +349,9 @@ class Paper(Protocol):
             "paper: fixed stratified 20% test set, 3 train/valid folds of the rest per "
             "subject, seed 42"
         )
+
+    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
+        return n_subjects * (3 if self.method == "n_fold" else 1)
 
     def split(self, y, metadata):  # noqa: D102
         from ..splits import PaperSplit
@@ -323,6 +395,10 @@ class Grouped(Protocol):
     def extra_columns(self) -> tuple:
         """Metadata columns to request from the dataset (beyond subject/session/run)."""
         return (self.group,)
+
+    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
+        # Leave-one-group-out: the number of groups is in the data.
+        return None if self.n_splits is None else n_subjects * self.n_splits
 
     def split(self, y, metadata):  # noqa: D102
         from ..splits import GroupedSplit

@@ -7,13 +7,16 @@
 - ``results.csv``: the results in MOABB's format (one row per subject and session);
 - ``stats.csv``: MOABB's per-dataset statistics
   (:func:`moabb.analysis.meta_analysis.compute_dataset_statistics`: permutation
-  test under 20 subjects, Wilcoxon above, standardised mean difference) and
-  ``meta_p.csv`` / ``meta_smd.csv``, the meta-analysis over datasets
+  test under 20 subjects, Wilcoxon above, standardised mean difference; one
+  row per pair of different pipelines) and ``meta_p.csv`` / ``meta_smd.csv``,
+  the meta-analysis over datasets
   (:func:`~moabb.analysis.meta_analysis.find_significant_differences`);
 - figures, as PNG and SVG: MOABB's score plot, paired plots of the reference
   pipeline against each other one, the significance matrix, and the
   meta-analysis plots;
-- ``report.md`` tying them together (the docs' results page includes it).
+- ``report.md`` tying them together (the docs' results page includes it),
+  with a warning when a dataset has too few subjects for its statistics
+  (:func:`warn_few_subjects`).
 """
 
 # License: BSD (3-clause)
@@ -21,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import warnings
 from pathlib import Path
@@ -31,10 +35,14 @@ import pandas as pd
 from ..utils import logger
 from .store import _as_store
 
-__all__ = ["format_table", "make_report", "summary_table"]
+__all__ = ["format_table", "make_report", "summary_table", "warn_few_subjects"]
 
 # Parameters shown as the training budget of deep pipelines.
 _BUDGET_KEYS = ("max_epochs", "batch_size", "patience", "valid_size", "lr")
+_ALPHA = 0.05
+# MOABB's exact sign-flip permutation test over n subjects cannot give a p-value
+# below 2**-n, so fewer subjects than this can never reach _ALPHA.
+_MIN_SUBJECTS = math.ceil(math.log2(1 / _ALPHA))
 
 
 def _label_pipelines(df: pd.DataFrame) -> pd.DataFrame:
@@ -118,11 +126,49 @@ def format_table(table: pd.DataFrame, *, percent: bool = True) -> str:
     )
     wide = cells.pivot(index="pipeline", columns="dataset", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table["pipeline"])))
-    wide = wide.fillna("")
-    header = "| pipeline | " + " | ".join(wide.columns) + " |"
-    rule = "|---|" + "---|" * len(wide.columns)
-    rows = [f"| {p} | " + " | ".join(wide.loc[p]) + " |" for p in wide.index]
-    return "\n".join([header, rule] + rows)
+    wide.columns.name = None
+    align = ["left"] + ["right"] * len(wide.columns)  # names left, scores right
+    return wide.to_markdown(missingval="", colalign=align)
+
+
+def warn_few_subjects(results: pd.DataFrame) -> list[str]:
+    """Warnings for datasets with too few subjects for the paired statistics.
+
+    MOABB's paired test under 20 subjects is an exact sign-flip permutation
+    test, whose smallest p-value over ``n`` subjects is ``2**-n``: below
+    5 subjects no difference can be significant at 0.05.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Results in MOABB's format.
+
+    Returns
+    -------
+    lines : list of str
+        One warning per such dataset (empty when there is none, or when there
+        is a single pipeline and nothing to compare).
+    """
+    if results.empty or results["pipeline"].nunique() < 2:
+        return []
+    lines = []
+    for dataset, grp in results.groupby("dataset", sort=False):
+        n = grp["subject"].nunique()
+        if n >= _MIN_SUBJECTS:
+            continue
+        if n < 2:
+            why = "there are no paired statistics"
+        else:
+            why = (
+                f"the paired permutation test cannot give p below 1/2^{n} = "
+                f"{2.0**-n:.3g}, so no difference can be significant at {_ALPHA}"
+            )
+        lines.append(
+            f"Warning: only {n} subject{'s' * (n != 1)} in {dataset}: {why}. Run at "
+            f"least {_MIN_SUBJECTS} subjects (e.g. --subjects 1-{_MIN_SUBJECTS}) to "
+            "tell the pipelines apart."
+        )
+    return lines
 
 
 def _budget(fold_df: pd.DataFrame) -> pd.DataFrame:
@@ -227,7 +273,10 @@ def _statistics(df: pd.DataFrame):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return compute_dataset_statistics(usable)
+        stats = compute_dataset_statistics(usable)
+    # A pipeline against itself is no comparison (MOABB lists it with p=1).
+    stats = stats[stats["pipe1"] != stats["pipe2"]].drop(columns="index")
+    return stats.reset_index(drop=True)
 
 
 def make_report(
@@ -304,8 +353,8 @@ def _report_protocol(store, folds, protocol, out, reference, formats, title, plo
             from moabb.analysis.meta_analysis import find_significant_differences
 
             P, T = find_significant_differences(stats)
-            P.to_csv(out / "meta_p.csv")
-            T.to_csv(out / "meta_smd.csv")
+            P.to_csv(out / "meta_p.csv", index_label="pipeline")
+            T.to_csv(out / "meta_smd.csv", index_label="pipeline")
             paths += [out / "meta_p.csv", out / "meta_smd.csv"]
     figures = []
     if plots:
@@ -349,18 +398,17 @@ def _markdown(
         _df_markdown(budget),
         "",
     ]
+    warnings_ = warn_few_subjects(store.to_dataframe(protocol=protocol))
+    if stats is not None or warnings_:
+        lines += ["## Statistics (MOABB)", ""]
+        lines += [f"> {line}" for line in warnings_] + ([""] if warnings_ else [])
     if stats is not None:
-        ref_rows = stats[stats["pipe1"] != stats["pipe2"]]
         lines += [
-            "## Statistics (MOABB)",
-            "",
             "Per dataset, one-sided tests that `pipe1` scores higher than `pipe2` "
             "(permutation test below 20 subjects, Wilcoxon above) and the "
             "standardised mean difference (`smd`).",
             "",
-            _df_markdown(
-                ref_rows[["dataset", "pipe1", "pipe2", "p", "smd", "nsub"]].round(4)
-            ),
+            _df_markdown(stats[["dataset", "pipe1", "pipe2", "p", "smd", "nsub"]]),
             "",
         ]
     if figures:
@@ -381,14 +429,4 @@ def _markdown(
 def _df_markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return "(none)"
-    cols = list(df.columns)
-    out = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        out.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(out)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if np.isfinite(value) else ""
-    return str(value)
+    return df.to_markdown(index=False, floatfmt=".4g", missingval="")

@@ -142,16 +142,38 @@ def _fit(estimator, X, y, fold: Fold):
     return estimator.fit(X_train, y_train)
 
 
-def _run_task(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
+def _run_task(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None) -> list[dict]:
     """Fit and score one fold; return the rows (plain dicts) to store."""
     # Epoch tables only at DEBUG: at INFO the run logs one line per fit.
     level = task.log_level if task.log_level <= DEBUG else max(task.log_level, WARNING)
     with use_log_level(level):
-        return _fit_and_score(task, X, y)
+        return _fit_and_score(task, X, y, on_epoch)
 
 
-def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray) -> list[dict]:
+def _with_epoch_hook(estimator, on_epoch):
+    """Add a skorch callback calling ``on_epoch(epoch, max_epochs)`` to each network.
+
+    Added to the fitted clone only: the stored parameters (and their hash) stay
+    those of the pipeline.
+    """
+    from skorch.callbacks import Callback
+
+    class _EpochHook(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            on_epoch(len(net.history), net.max_epochs)
+
+    for name, value in estimator.get_params().items():
+        if name == "callbacks" or name.endswith("__callbacks"):
+            if value is None or isinstance(value, (list, tuple)):
+                hook = ("neurosketch_progress", _EpochHook())
+                estimator.set_params(**{name: [*(value or []), hook]})
+    return estimator
+
+
+def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
     estimator = clone(task.estimator)
+    if on_epoch is not None:
+        estimator = _with_epoch_hook(estimator, on_epoch)
     t0 = time.perf_counter()
     _fit(estimator, X, y, task.fold)
     fit_time = time.perf_counter() - t0
@@ -223,19 +245,28 @@ def _task_keys(task: _Task) -> list[str]:
 
 # ----------------------------------------------------------------------------- executors
 class _Serial:
-    """Runs tasks in this process as they are submitted."""
+    """Runs tasks in this process as they are submitted.
 
-    def __init__(self):
+    With ``progress``, a second line under the bar follows the epochs of the
+    network being trained (a fit can take minutes).
+    """
+
+    def __init__(self, progress: bool = False):
         self._done = []
+        self._progress = progress
 
     def put_data(self, X, y):
         return X, y
 
     def submit(self, task, data):
+        line = _EpochLine(task) if self._progress else None
         try:
-            self._done.append((task, _run_task(task, *data), None))
+            self._done.append((task, _run_task(task, *data, on_epoch=line), None))
         except Exception:  # noqa: BLE001 - reported, not swallowed
             self._done.append((task, None, traceback.format_exc()))
+        finally:
+            if line is not None:
+                line.close()
 
     def ready(self, block: bool):
         done, self._done = self._done, []
@@ -243,6 +274,28 @@ class _Serial:
 
     def close(self):
         pass
+
+
+class _EpochLine:
+    """The inner progress line: the epochs of the fit in progress."""
+
+    def __init__(self, task: _Task):
+        self._desc = (
+            f"  {task.pipeline_name}, subject {task.fold.subject} fold {task.fold.index}"
+        )
+        self._bar = None
+
+    def __call__(self, epoch: int, max_epochs: int) -> None:
+        if self._bar is None:
+            self._bar = tqdm(
+                total=max_epochs, desc=self._desc, unit="epoch", position=1, leave=False
+            )
+        self._bar.n = epoch
+        self._bar.refresh()  # every epoch shows, however fast (tqdm skips < 0.1 s)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 class _Dask:
@@ -430,7 +483,9 @@ def run_benchmark(
         Start a local Dask cluster with this many worker processes (one fit
         at a time each). ``None`` with no ``scheduler`` runs in this process.
     progress : bool
-        Show a progress bar over the fits.
+        Show a progress bar over the fits (its total known from the start)
+        and, for fits run in this process, a second line over the epochs of
+        the network being trained.
     verbose : bool | str | int | None
         Control verbosity of the logging output (one line per fit at
         ``"INFO"``, and each network's epoch table at ``"DEBUG"``). If ``None``,
@@ -448,7 +503,8 @@ def run_benchmark(
     ------
     RuntimeError
         If some fits failed; every other fit is stored and the message lists
-        the failures.
+        the failures (the exception's ``summary`` attribute holds the
+        :class:`RunSummary`).
     """
     store = _as_store(results)
     if isinstance(datasets, (str, BenchmarkDataset)):
@@ -476,24 +532,36 @@ def run_benchmark(
     if scheduler is not None or n_workers is not None:
         executor = _Dask(scheduler=scheduler, n_workers=n_workers, gpu=gpu)
     else:
-        executor = _Serial()
+        executor = _Serial(progress=progress)
     summary = RunSummary()
     done = store.keys()
     wanted = []  # (dataset code, protocol id, pipeline, params hash)
     try:
         plans = [_plan(spec, protocol, subjects, estimators) for spec in specs]
-        # The number of folds is known once a subject's trials are loaded, so the
-        # bar's total grows as the run goes.
-        bar = tqdm(total=0, desc="Fits", unit="fit", disable=not progress)
+        # The total comes from the protocols before any data is loaded, and is
+        # corrected when a subject's trials give another number of folds.
+        bar = tqdm(
+            total=sum(p.expected_fits() or 0 for p in plans),
+            desc="Fits",
+            unit="fit",
+            disable=not progress,
+        )
         for plan in plans:
             wanted.extend(plan.wanted)
-            for tasks_by_input, loaded in plan.iter_units():
+            for unit, tasks_by_input, loaded in plan.iter_units():
+                n_tasks = sum(len(tasks) for tasks in tasks_by_input.values())
+                bar.total += n_tasks - (plan.expected_fits(unit) or 0)
+                bar.refresh()
                 for input_kind, tasks in tasks_by_input.items():
                     todo = [t for t in tasks if not set(_task_keys(t)) <= done]
                     n_skip = len(tasks) - len(todo)
                     summary.n_total += len(tasks)
                     summary.n_skipped += n_skip
-                    bar.total += len(tasks)
+                    if summary.n_skipped:
+                        bar.set_postfix_str(
+                            f"{summary.n_skipped} already in {store.path.name}",
+                            refresh=False,
+                        )
                     bar.update(n_skip)
                     if not todo:
                         continue
@@ -516,11 +584,13 @@ def run_benchmark(
         f"{summary.n_failed} failed."
     )
     if summary.failures:
-        raise RuntimeError(
+        err = RuntimeError(
             f"{summary.n_failed} fit(s) failed (the {summary.n_run} others are stored in "
             f"{store.path}; rerun to retry the failed ones):\n"
             + "\n".join(summary.failures)
         )
+        err.summary = summary
+        raise err
     return df
 
 
@@ -583,8 +653,20 @@ class _Plan:
     hashes: dict  # pipeline name -> (hash, params)
     wanted: list = field(default_factory=list)
 
+    def expected_fits(self, unit=None) -> int | None:
+        """Fits expected for ``unit`` (default: every subject), before loading."""
+        subjects = self.subjects if unit is None else unit
+        if unit is None and self.protocol.scope == "subject":
+            # Summed per subject, as the units are loaded.
+            per = [self.expected_fits((s,)) for s in subjects]
+            return None if None in per else sum(per)
+        n_folds = self.protocol.expected_folds(
+            len(subjects), int(getattr(self.spec.dataset, "n_sessions", 1) or 1)
+        )
+        return None if n_folds is None else n_folds * len(self.estimators)
+
     def iter_units(self):
-        """Yield ``({input kind: [tasks]}, {input kind: (X, y)})`` per unit of data."""
+        """Yield ``(unit, {input kind: [tasks]}, {input kind: (X, y)})`` per unit."""
         for unit in _units(self.spec, self.protocol, self.subjects):
             loaded = {}
             extra = [
@@ -640,7 +722,7 @@ class _Plan:
                             log_level=logger.level,
                         )
                     )
-            yield tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
+            yield unit, tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
 
 
 def _plan(spec: BenchmarkDataset, protocol, subjects, estimators) -> _Plan:

@@ -613,3 +613,36 @@ def _write_fif(path, sub, stem, trials, texts):
     )
     with mne.utils.use_log_level("error"):
         epochs.save(folder / f"{stem}.fif", overwrite=True, verbose="error")
+
+
+# --------------------------------------------------------------------------- download
+# OpenNeuro ds005170 through its public S3 bucket: textmaps.json and the
+# preprocessed pickles of the asked subjects (runs missing from the release are
+# skipped). OpenNeuro publishes no per-file checksum, so each file's SHA256 is
+# recorded at its first download (see _download). Not run here (no internet).
+from ._download import Remote, Source, make_data_path  # noqa: E402
+
+_OPENNEURO = "https://s3.amazonaws.com/openneuro.org/ds005170"
+
+
+def _chisco_files(subjects):
+    files = [Remote(f"{_OPENNEURO}/json/textmaps.json", "json/textmaps.json")]
+    for s in subjects or _ChiscoReader.subjects:
+        for task in _ChiscoReader.tasks:
+            for n in range(1, 46):  # run-01 ... run-09, run-010 ... run-045
+                name = f"sub-{s:02d}_task-{task}_run-0{n}_eeg.pkl"
+                rel = f"derivatives/preprocessed_pkl/sub-{s:02d}/eeg/{name}"
+                files.append(Remote(f"{_OPENNEURO}/{rel}", rel, optional=True))
+    return files
+
+
+data_path = make_data_path(
+    Source(
+        code="Chisco",
+        folder="ds005170",
+        files=_chisco_files,
+        page="https://openneuro.org/datasets/ds005170",
+        licence="CC0",
+        notes="About 90 GB for the whole release; ask for a few ``subjects``.",
+    )
+)

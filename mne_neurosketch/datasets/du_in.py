@@ -716,3 +716,16 @@ def simulate_du_in(
                     pickle.dump(DotDict(ch_names=ch_names), fid, protocol=protocol)
                 logger.debug(f"Wrote Du-IN subject {subject} run {run}: {run_dir}")
     return path
+
+
+# --------------------------------------------------------------------------- download
+# The preprocessed pickles are on Hugging Face (about 1.5 GB per run); their file
+# list could not be checked here, so the download is described, not automated.
+from ._download import manual_data_path  # noqa: E402
+
+data_path = manual_data_path(
+    "Du-IN",
+    "Download data/seeg.he2023xuanwu/<NNN>/word-recitation/ of the subjects you need "
+    "from the Hugging Face repository liulab-repository/Du-IN (CC BY 4.0; about "
+    "1.5 GB per run), keeping that layout.",
+)

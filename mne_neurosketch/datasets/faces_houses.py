@@ -396,3 +396,28 @@ def simulate_faces_houses(
             do_compression=True,
         )
     return root
+
+
+# --------------------------------------------------------------------------- download
+# faces_basic.zip of K. J. Miller's ECoG library (Stanford Digital Repository,
+# CC BY-SA 4.0). Size and MD5 are those of the repository's file listing, as
+# quoted by a third-party download script; not verified here (no internet).
+from ._download import Remote, Source, make_data_path  # noqa: E402
+
+_SOURCE = Source(
+    code="FacesHouses",
+    folder="MNE-faceshouses-data",
+    files=lambda subjects: [
+        Remote(
+            "https://stacks.stanford.edu/file/druid:zk881ps0522/faces_basic.zip",
+            "faces_basic.zip",
+            known_hash="md5:812d92b2be0de466ba6c6683b53ea7f8",
+            size=613_144_696,
+            unpack=True,
+        )
+    ],
+    page="https://purl.stanford.edu/zk881ps0522",
+    licence="CC BY-SA 4.0",
+    notes="All 14 subjects come in one archive (585 MB); ``subjects`` is ignored.",
+)
+data_path = make_data_path(_SOURCE)

@@ -738,3 +738,16 @@ def simulate_openmiir(
         fname.parent.mkdir(parents=True, exist_ok=True)
         raw.save(fname, fmt="single", overwrite=True, verbose="error")
     return path
+
+
+# --------------------------------------------------------------------------- download
+# The raw recordings are on academictorrents and HTTP mirrors whose addresses
+# could not be checked here, so the download is described, not automated.
+from ._download import manual_data_path  # noqa: E402
+
+data_path = manual_data_path(
+    "OpenMIIR",
+    "Get eeg/mne/Pxx-raw.fif (about 700 MB per subject) from academictorrents "
+    "(c18c04a9f18ff7d133421012978c4a92f57f6b9c) or a mirror listed at "
+    "https://github.com/sstober/openmiir, and meta/ from that GitHub repository.",
+)

@@ -402,3 +402,15 @@ def simulate_seed_dv(
         out.flush()
         del out
     return root
+
+
+# --------------------------------------------------------------------------- download
+# SEED-DV is given only to those who sign its licence agreement.
+from ._download import manual_data_path  # noqa: E402
+
+data_path = manual_data_path(
+    "SEED-DV",
+    "Apply for it on the BCMI lab's page (https://bcmi.sjtu.edu.cn/home/eeg2video/): "
+    "fill in and send the licence agreement; the download link comes by e-mail. "
+    "Unpack it so that one folder holds EEG/sub1.npy ... and meta-info/.",
+)

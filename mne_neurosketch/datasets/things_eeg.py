@@ -321,3 +321,16 @@ def simulate_things_eeg(
             np.save(d / _FILES[task], content)
             del eeg, content
     return root
+
+
+# --------------------------------------------------------------------------- download
+# THINGS-EEG2's preprocessed files are on OSF, addressed by file ids that could
+# not be checked here, so the download is described, not automated.
+from ._download import manual_data_path  # noqa: E402
+
+data_path = manual_data_path(
+    "ThingsEEG",
+    "Download sub-XX/preprocessed_eeg_training.npy and preprocessed_eeg_test.npy "
+    "of the subjects you need from the THINGS-EEG2 OSF project "
+    "(https://osf.io/3jk45/, 'preprocessed EEG data'; CC BY 4.0) into one folder.",
+)

@@ -1,0 +1,150 @@
+"""Downloads through pooch with checksums, against a local HTTP server.
+
+The server (http.server on 127.0.0.1, in a thread) serves fixture files made
+at test time; nothing leaves the machine.
+"""
+
+import functools
+import hashlib
+import http.server
+import threading
+import zipfile
+
+import pytest
+
+from mne_neurosketch.datasets import _download
+from mne_neurosketch.datasets._download import Remote, Source, fetch
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+    handler = functools.partial(_Handler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.requests = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{httpd.server_address[1]}", httpd.requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _md5(path):
+    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _corpus(root, url, *, hash_of_zip=None):
+    """A host with an archive (checksum known) and a file published without one."""
+    (root / "corpus").mkdir()
+    with zipfile.ZipFile(root / "corpus" / "data.zip", "w") as archive:
+        archive.writestr("faces_basic/data/aa/aa_faceshouses.mat", b"fixture " * 100)
+    (root / "corpus" / "textmaps.json").write_text('{"a sentence": 0}')
+    known = hash_of_zip or _md5(root / "corpus" / "data.zip")
+    return Source(
+        code="TestCorpus",
+        folder="MNE-testcorpus-data",
+        files=lambda subjects: [
+            Remote(f"{url}/corpus/data.zip", "data.zip", known_hash=known, size=2000,
+                   unpack=True),
+            Remote(f"{url}/corpus/textmaps.json", "json/textmaps.json", size=20),
+            Remote(f"{url}/corpus/missing.pkl", "runs/missing.pkl", size=10,
+                   optional=True),
+        ],
+        page=url,
+    )
+
+
+def test_download_checks_unpacks_records_and_resumes(server, tmp_path):
+    root, url, requests = server
+    source = _corpus(root, url)
+    folder = fetch(source, path=tmp_path / "data", update_path=False)
+    assert folder == tmp_path / "data" / "MNE-testcorpus-data"
+    assert (folder / "faces_basic" / "data" / "aa" / "aa_faceshouses.mat").is_file()
+    assert (folder / "json" / "textmaps.json").read_text() == '{"a sentence": 0}'
+    assert not (folder / "runs" / "missing.pkl").exists()  # optional, 404: skipped
+    # The file published without a checksum has its SHA256 recorded.
+    record = (folder / "neurosketch-downloads.json").read_text()
+    digest = hashlib.sha256((folder / "json" / "textmaps.json").read_bytes()).hexdigest()
+    assert f'"json/textmaps.json": "sha256:{digest}"' in record
+
+    # A second call finds everything (but the optional file) and downloads nothing.
+    n = len(requests)
+    fetch(source, path=tmp_path / "data", update_path=False)
+    assert requests[n:] == ["/corpus/missing.pkl"]
+
+    # A local copy that no longer matches its recorded checksum is fetched again.
+    (folder / "json" / "textmaps.json").write_text("truncat")
+    fetch(source, path=tmp_path / "data", update_path=False)
+    assert (folder / "json" / "textmaps.json").read_text() == '{"a sentence": 0}'
+
+    # download=False only checks.
+    (folder / "json" / "textmaps.json").unlink()
+    with pytest.raises(FileNotFoundError, match="json/textmaps.json"):
+        fetch(source, path=tmp_path / "data", download=False, update_path=False)
+
+
+def test_checksum_mismatch_is_a_clear_error(server, tmp_path):
+    root, url, _ = server
+    source = _corpus(root, url, hash_of_zip="md5:" + "0" * 32)
+    with pytest.raises(ValueError, match=r"data\.zip does not match its checksum md5:0+"):
+        fetch(source, path=tmp_path / "data", update_path=False)
+    folder = tmp_path / "data" / "MNE-testcorpus-data"
+    assert not (folder / "data.zip").exists()  # the bad file is not kept
+    assert not (folder / "faces_basic").exists()
+
+
+def test_large_download_asks_first(server, tmp_path, monkeypatch):
+    root, url, requests = server
+    source = _corpus(root, url)
+    monkeypatch.setattr(_download, "ASK_ABOVE", 100)  # the fixture is "large"
+    with pytest.raises(RuntimeError, match="Pass accept=True"):
+        fetch(source, path=tmp_path / "data", update_path=False)
+    assert requests == []  # asked before anything was fetched
+    fetch(source, path=tmp_path / "data", update_path=False, accept=True)
+    assert requests
+
+
+def test_update_path_sets_the_config_key(server, tmp_path, monkeypatch):
+    import mne
+
+    (tmp_path / "home" / ".mne").mkdir(parents=True)
+    monkeypatch.setenv("_MNE_FAKE_HOME_DIR", str(tmp_path / "home"))
+    monkeypatch.delenv("MNE_DATASETS_TESTCORPUS_PATH", raising=False)
+    root, url, _ = server
+    folder = fetch(_corpus(root, url), path=tmp_path / "data")
+    assert mne.get_config("MNE_DATASETS_TESTCORPUS_PATH") == str(folder)
+    # ... so that the next call needs no path.
+    assert fetch(_corpus_again(root, url), update_path=False) == folder
+
+
+def _corpus_again(root, url):
+    return Source(
+        code="TestCorpus",
+        folder="MNE-testcorpus-data",
+        files=lambda subjects: [Remote(f"{url}/corpus/textmaps.json",
+                                       "json/textmaps.json", size=20)],
+        page=url,
+    )
+
+
+def test_corpora_that_cannot_be_downloaded_say_how(tmp_path, monkeypatch):
+    from mne_neurosketch.datasets import seed_dv
+
+    (tmp_path / "home" / ".mne").mkdir(parents=True)
+    monkeypatch.setenv("_MNE_FAKE_HOME_DIR", str(tmp_path / "home"))
+    monkeypatch.delenv("MNE_DATASETS_SEEDDV_PATH", raising=False)
+    with pytest.raises(FileNotFoundError, match="licence agreement.*MNE_DATASETS_SEEDDV"):
+        seed_dv.data_path()
+    assert seed_dv.data_path(tmp_path) == tmp_path
