@@ -321,3 +321,27 @@ def test_killed_run_resumes(tmp_path):
     # The committed fits were skipped, not redone.
     assert len(kept) == len(before)
     assert (kept["created"] == kept["created_0"]).all()
+
+
+def test_muse_p300_benchmark_scores_roc_auc(tmp_path, monkeypatch):
+    # A registered corpus brings its scorer, default protocol and simulator.
+    from mne_neurosketch.benchmark import ResultsStore
+
+    monkeypatch.setenv("MNE_NEUROSKETCH_CACHE_DIR", str(tmp_path / "cache"))
+    results = tmp_path / "muse.sqlite"
+    code = main(["benchmark", "--dataset", "simulated-muse-p300", "--models", "TSLR",
+                 "--subjects", "1-2", "--path", str(tmp_path / "sim"),
+                 "--results", str(results), "--no-progress"])
+    assert code == 0
+    df = ResultsStore(results).to_dataframe()
+    assert set(df["subject"].astype(str)) == {"1", "2"}
+    assert df["protocol"].str.startswith("within-session").all()
+    assert df["score"].between(0, 1).all()
+    # Unbalanced classes (1 target in 6): ROC-AUC, not accuracy (which would
+    # give 0.83 for always answering "non-target").
+    from mne_neurosketch.benchmark import resolve_dataset
+
+    spec = resolve_dataset("muse", path=tmp_path / "sim")
+    assert spec.paradigm().scoring == "roc_auc"
+    assert spec.default_protocol == "within-session"
+    assert spec.subjects == [1, 2, 3, 5]
