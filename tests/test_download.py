@@ -4,6 +4,7 @@ The server (http.server on 127.0.0.1, in a thread) serves fixture files made
 at test time; nothing leaves the machine.
 """
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -56,11 +57,17 @@ def _corpus(root, url, *, hash_of_zip=None):
         code="TestCorpus",
         folder="MNE-testcorpus-data",
         files=lambda subjects: [
-            Remote(f"{url}/corpus/data.zip", "data.zip", known_hash=known, size=2000,
-                   unpack=True),
+            Remote(
+                f"{url}/corpus/data.zip",
+                "data.zip",
+                known_hash=known,
+                size=2000,
+                unpack=True,
+            ),
             Remote(f"{url}/corpus/textmaps.json", "json/textmaps.json", size=20),
-            Remote(f"{url}/corpus/missing.pkl", "runs/missing.pkl", size=10,
-                   optional=True),
+            Remote(
+                f"{url}/corpus/missing.pkl", "runs/missing.pkl", size=10, optional=True
+            ),
         ],
         page=url,
     )
@@ -133,8 +140,9 @@ def _corpus_again(root, url):
     return Source(
         code="TestCorpus",
         folder="MNE-testcorpus-data",
-        files=lambda subjects: [Remote(f"{url}/corpus/textmaps.json",
-                                       "json/textmaps.json", size=20)],
+        files=lambda subjects: [
+            Remote(f"{url}/corpus/textmaps.json", "json/textmaps.json", size=20)
+        ],
         page=url,
     )
 
@@ -148,3 +156,91 @@ def test_corpora_that_cannot_be_downloaded_say_how(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="licence agreement.*MNE_DATASETS_SEEDDV"):
         seed_dv.data_path()
     assert seed_dv.data_path(tmp_path) == tmp_path
+
+    from mne_neurosketch.datasets import things_eeg
+
+    monkeypatch.delenv("MNE_DATASETS_THINGSEEG_PATH", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"osf\.io/anp5v.*preprocessed_eeg_test"):
+        things_eeg.data_path()
+
+
+# ------------------------------------------------------------- declared corpora
+# Each automated corpus' declared files, served from a local host laid out like
+# the real one (fixtures written by the corpus' simulate_* function): the
+# download must land where the corpus reader looks.
+
+
+def _served(source, prefixes):
+    """``source`` with its URLs' host prefixes replaced (old prefix -> local URL)."""
+
+    def files(subjects):
+        remotes = []
+        for remote in source.files(subjects):
+            url = remote.url
+            for old, new in prefixes.items():
+                url = url.replace(old, new)
+            remotes.append(dataclasses.replace(remote, url=url))
+        return remotes
+
+    return dataclasses.replace(source, files=files)
+
+
+def test_du_in_declared_files_download_into_the_reader_layout(server, tmp_path):
+    from mne_neurosketch.datasets import du_in
+
+    root, url, requests = server
+    # Subject 12 has runs 1-3 in the release; the host holds exactly those.
+    du_in.simulate_du_in(root, subjects=(12,), runs=(1, 2, 3), n_trials_per_word=2)
+    source = _served(du_in._SOURCE, {du_in._HF: url})
+    names = [r.fname for r in source.files([12])]
+    assert len(names) == 6 and all(
+        n.startswith("data/seeg.he2023xuanwu/012/") for n in names
+    )
+
+    folder = _download.make_data_path(source)(
+        subjects=[12], path=tmp_path / "dl", update_path=False, accept=True
+    )
+    assert sorted(requests) == sorted("/" + n for n in names)
+    assert [
+        r for r, _ in du_in.list_du_in_runs(folder / "data/seeg.he2023xuanwu", 12)
+    ] == [1, 2, 3]
+    got = du_in.DuIN(12, path=folder, normalize=None, cache=False).datasets[0]
+    ref = du_in.DuIN(12, path=root, normalize=None, cache=False).datasets[0]
+    assert len(got) == len(ref) > 0
+    assert (got[0][0] == ref[0][0]).all()
+
+
+def test_openmiir_declared_files_download_into_the_reader_layout(server, tmp_path):
+    import shutil
+
+    from mne_neurosketch.datasets import openmiir
+
+    root, url, requests = server
+    sim = openmiir.simulate_openmiir(tmp_path / "sim", subjects=(1, 5), stimuli=(24,))
+    # The mirror is flat (Pxx-raw.fif); the metadata come from GitHub's meta/.
+    (root / "mirror").mkdir()
+    for fif in (sim / "eeg" / "mne").glob("*-raw.fif"):
+        shutil.copy(fif, root / "mirror" / fif.name)
+    shutil.copytree(sim / "meta", root / "github" / "meta")
+    source = _served(
+        openmiir._SOURCE,
+        {openmiir._MIRROR: f"{url}/mirror", openmiir._GITHUB: f"{url}/github"},
+    )
+    assert sorted(r.fname for r in source.files([1, 5])) == [
+        "eeg/mne/P01-raw.fif",
+        "eeg/mne/P09-raw.fif",
+        "meta/Stimuli_Meta.v1.xlsx",
+        "meta/Stimuli_Meta.v2.xlsx",
+    ]
+
+    folder = _download.make_data_path(source)(
+        subjects=[5], path=tmp_path / "dl", update_path=False, accept=True
+    )
+    assert sorted(requests) == [
+        "/github/meta/Stimuli_Meta.v2.xlsx",
+        "/mirror/P09-raw.fif",
+    ]
+    got = openmiir.OpenMIIR(5, path=folder, cache=False).datasets[0]
+    ref = openmiir.OpenMIIR(5, path=sim, cache=False).datasets[0]
+    assert len(got) == len(ref) > 0
+    assert (got[0][0] == ref[0][0]).all()

@@ -719,13 +719,36 @@ def simulate_du_in(
 
 
 # --------------------------------------------------------------------------- download
-# The preprocessed pickles are on Hugging Face (about 1.5 GB per run); their file
-# list could not be checked here, so the download is described, not automated.
-from ._download import manual_data_path  # noqa: E402
+# The preprocessed pickles, from the Hugging Face *dataset* repository named by
+# the Du-IN README ("Stage 0: Download sEEG dataset": huggingface.co/datasets/
+# liulab-repository/Du-IN, CC BY 4.0), through Hugging Face's resolve URLs
+# (huggingface.co/datasets/<repo>/resolve/main/<path>, the form a third-party
+# Du-IN loader uses for data/seeg.he2023xuanwu/<NNN>/word-recitation/run<k>/
+# dataset.bipolar.default.unaligned/{data,info}). Runs per subject: the NEMAR
+# table (corpora.md section 1.1). No checksum or size is published, so each
+# file's SHA256 is recorded at its first download. Not verified here (no internet).
+from ._download import Remote, Source, make_data_path  # noqa: E402
 
-data_path = manual_data_path(
-    "Du-IN",
-    "Download data/seeg.he2023xuanwu/<NNN>/word-recitation/ of the subjects you need "
-    "from the Hugging Face repository liulab-repository/Du-IN (CC BY 4.0; about "
-    "1.5 GB per run), keeping that layout.",
+_HF = "https://huggingface.co/datasets/liulab-repository/Du-IN/resolve/main"
+
+
+def _du_in_files(subjects):
+    files = []
+    for s in subjects or _DuINReader.subjects:
+        for run in _RELEASE_TABLE[s][0]:
+            rel = "/".join(
+                [*RELEASE_DIR, f"{s:03d}", "word-recitation", f"run{run}", RUN_SUBDIR]
+            )
+            files += [Remote(f"{_HF}/{rel}/{n}", f"{rel}/{n}") for n in ("data", "info")]
+    return files
+
+
+_SOURCE = Source(
+    code="Du-IN",
+    folder="Du-IN",
+    files=_du_in_files,
+    page="https://huggingface.co/datasets/liulab-repository/Du-IN",
+    licence="CC BY 4.0",
+    notes="About 1.5 GB per run; ask for a few ``subjects``.",
 )
+data_path = make_data_path(_SOURCE)

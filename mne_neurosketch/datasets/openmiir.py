@@ -741,13 +741,37 @@ def simulate_openmiir(
 
 
 # --------------------------------------------------------------------------- download
-# The raw recordings are on academictorrents and HTTP mirrors whose addresses
-# could not be checked here, so the download is described, not automated.
-from ._download import manual_data_path  # noqa: E402
+# The raw FIF files from the first HTTP mirror listed in the OpenMIIR README
+# (github.com/sstober/openmiir, "Obtaining the Raw EEG Data": University of
+# Potsdam, .../mlcog/OpenMIIR-RawEEG_v1/, flat P01-raw.fif ... as eeg/mne/README.md
+# names them); the stimulus metadata from that GitHub repository (meta/, branch
+# master). PDDL. No checksum or exact size is published (about 700 MB per
+# subject), so each file's SHA256 is recorded at its first download. Not
+# verified here (no internet); the mirror's availability is unknown.
+from ._download import Remote, Source, make_data_path  # noqa: E402
 
-data_path = manual_data_path(
-    "OpenMIIR",
-    "Get eeg/mne/Pxx-raw.fif (about 700 MB per subject) from academictorrents "
-    "(c18c04a9f18ff7d133421012978c4a92f57f6b9c) or a mirror listed at "
-    "https://github.com/sstober/openmiir, and meta/ from that GitHub repository.",
+_MIRROR = "http://www.ling.uni-potsdam.de/mlcog/OpenMIIR-RawEEG_v1"
+_GITHUB = "https://raw.githubusercontent.com/sstober/openmiir/master"
+
+
+def _openmiir_files(subjects):
+    participants = [PARTICIPANTS[s - 1] for s in subjects or _OpenMIIRReader.subjects]
+    files = [
+        Remote(f"{_MIRROR}/{p}-raw.fif", f"eeg/mne/{p}-raw.fif") for p in participants
+    ]
+    for version in sorted({stimuli_version(p) for p in participants}):
+        rel = f"meta/Stimuli_Meta.v{version}.xlsx"
+        files.append(Remote(f"{_GITHUB}/{rel}", rel))
+    return files
+
+
+_SOURCE = Source(
+    code="OpenMIIR",
+    folder="OpenMIIR",
+    files=_openmiir_files,
+    page="https://github.com/sstober/openmiir",
+    licence="PDDL",
+    notes="About 700 MB per subject; the recordings are also on academictorrents "
+    "(c18c04a9f18ff7d133421012978c4a92f57f6b9c).",
 )
+data_path = make_data_path(_SOURCE)

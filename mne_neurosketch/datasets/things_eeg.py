@@ -324,13 +324,17 @@ def simulate_things_eeg(
 
 
 # --------------------------------------------------------------------------- download
-# THINGS-EEG2's preprocessed files are on OSF, addressed by file ids that could
-# not be checked here, so the download is described, not automated.
+# THINGS-EEG2's preprocessed data are the OSF component anp5v ("Preprocessed EEG
+# data") of the project 3jk45 (named by gifale95/eeg_encoding's README and by
+# third-party READMEs, which unzip one archive per subject from it). OSF file
+# URLs need file ids that no stored source gives, so the download is described,
+# not automated. Not verified here (no internet).
 from ._download import manual_data_path  # noqa: E402
 
 data_path = manual_data_path(
     "ThingsEEG",
-    "Download sub-XX/preprocessed_eeg_training.npy and preprocessed_eeg_test.npy "
-    "of the subjects you need from the THINGS-EEG2 OSF project "
-    "(https://osf.io/3jk45/, 'preprocessed EEG data'; CC BY 4.0) into one folder.",
+    "Download the archives of the subjects you need from the 'Preprocessed EEG "
+    "data' component of THINGS-EEG2 on OSF (https://osf.io/anp5v/, part of "
+    "https://osf.io/3jk45/; CC BY 4.0) and unzip them into one folder, so that it "
+    "holds sub-XX/preprocessed_eeg_training.npy and sub-XX/preprocessed_eeg_test.npy.",
 )
