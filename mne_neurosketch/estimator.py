@@ -1018,8 +1018,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _check_predict_data(self, X):
         check_is_fitted(self, "net_")
         X, _, _ = self._as_array(X, None)
-        if isinstance(X, WindowsArray):
-            return self._check_windows(X)
+        if isinstance(X, WindowsArray):  # read on demand, never stacked
+            return self._scale(self._check_trial_shape(X))
         shape = getattr(X, "shape", None)
         if shape is None and isinstance(X, (list, tuple)):
             try:
@@ -1037,24 +1037,18 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             )
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32,
                           order="C")
-        X = self._check_ndim(X)
-        if X.shape[1:] != (self.n_chans_, self.n_times_):
-            raise ValueError(
-                f"X has trials of {X.shape[1]} channels x {X.shape[2]} samples, but "
-                f"this {type(self).__name__} was fitted on {self.n_chans_} channels x "
-                f"{self.n_times_} samples. Crop or resample the trials to match."
-            )
+        X = self._check_trial_shape(self._check_ndim(X))
         return self._scale(np.require(X, requirements=["C", "W"]))
 
-    def _check_windows(self, X):
-        """Check a lazy view of windows against the fitted shape; scale it."""
+    def _check_trial_shape(self, X):
+        """``X`` itself, if its trials have the fitted shape; else a clear error."""
         if X.shape[1:] != (self.n_chans_, self.n_times_):
             raise ValueError(
                 f"X has trials of {X.shape[1]} channels x {X.shape[2]} samples, but "
                 f"this {type(self).__name__} was fitted on {self.n_chans_} channels x "
                 f"{self.n_times_} samples. Crop or resample the trials to match."
             )
-        return self._scale(X)
+        return X
 
     def _scale(self, X):
         return X if self.scaling_ == 1.0 else X * np.float32(self.scaling_)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import textwrap
 import time
@@ -573,20 +574,12 @@ def main(argv=None) -> int:
         return 130
 
 
-def _user_errors() -> tuple:
-    import sqlite3
-
-    # OSError covers a --results folder, a missing or unreadable file.
-    return (ValueError, OSError, ImportError, sqlite3.DatabaseError)
-
-
-_USER_ERRORS = _user_errors()
+# OSError covers a --results folder, a missing or unreadable file.
+_USER_ERRORS = (ValueError, OSError, ImportError, sqlite3.DatabaseError)
 
 
 def _one_line(err: BaseException, args) -> str:
     """The error's message on one line, naming the results file if it did not."""
-    import sqlite3
-
     text = " ".join(str(err).split())
     results = getattr(args, "results", None)
     if isinstance(err, sqlite3.DatabaseError) and results and str(results) not in text:

@@ -147,15 +147,12 @@ def _prepare_serial(reader, subjects, cache_dir, progress):
 
 
 def _prepare_dask(reader, subjects, cache_dir, scheduler, n_workers, progress):
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
+    from .runner import _Dask  # the benchmark's cluster set-up, reused
+
+    executor = _Dask(scheduler=scheduler, n_workers=n_workers)
+    client = executor.client
     try:
         futures = {
             client.submit(_prepare_subject, reader, s, cache_dir, pure=False): s
@@ -171,9 +168,7 @@ def _prepare_dask(reader, subjects, cache_dir, scheduler, n_workers, progress):
             bar.set_postfix(runs=sum(p.n_recordings for p in done.values()))
         bar.close()
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        executor.close()
     out = [done[s] for s in subjects]
     _log(reader, out, cache_dir)
     return out
