@@ -821,8 +821,10 @@ class CorpusMOABBDataset(BaseDataset):
     ):
         """Return the corpus files of one subject.
 
-        The corpora cannot be downloaded by this package (licences, application
-        forms); this resolves the folder and lists the files.
+        This resolves the folder and lists the files; it does not download. The
+        corpus module's own ``data_path`` downloads the corpora that can be
+        downloaded (e.g. ``mne_neurosketch.datasets.faces_houses.data_path``)
+        and says how to obtain the others.
 
         Parameters
         ----------
