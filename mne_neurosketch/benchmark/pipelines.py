@@ -17,11 +17,16 @@ import json
 import re
 from dataclasses import dataclass
 from hashlib import sha1
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 # scikit-learn is imported where it is used: 'neurosketch list' reads PIPELINES
 # and must not wait for it (1.5 s of CPU).
+if TYPE_CHECKING:  # for the annotations and linters only
+    from sklearn.base import BaseEstimator
+
+    from ._filterbank import StackFilterBank
 
 __all__ = [
     "DEEP_MODELS",
