@@ -1,11 +1,9 @@
 """The NeuroSketch training recipe as braindecode transforms, loss and schedule.
 
 The reference implementation (Zhang et al. 2025) augments every training
-batch with, in this order: a random time shift (p 0.5, up to 20 % of the
-window), additive Gaussian noise at 15-30 dB SNR (p 0.1), channel masking
-(p 0.5, 20 % of the channels), time masking (p 0.5, 4 masks of up to 50
-samples), then mixup (p 0.5, alpha 0.5) on one-hot targets trained with
-BCE-with-logits, under AdamW with a linear warm-up over 10 % of the steps and
+batch with, in this order: a random time shift, additive Gaussian noise at a
+random SNR, channel masking, time masking, then mixup on one-hot targets
+trained with BCE-with-logits, under AdamW with a linear warm-up and
 a cosine decay. The classes here implement each part as a
 :class:`braindecode.augmentation.Transform` (reusing
 :class:`~braindecode.augmentation.ChannelsDropout` and
@@ -22,6 +20,7 @@ import math
 import numpy as np
 import torch
 from braindecode.augmentation import ChannelsDropout, Transform
+from sklearn.base import BaseEstimator
 from braindecode.augmentation import Mixup as _BraindecodeMixup
 from torch import nn
 from torch.nn import functional as F
@@ -31,11 +30,116 @@ __all__ = [
     "Mixup",
     "OneHotBCEWithLogitsLoss",
     "RandomShift",
+    "RecipeAugmentation",
     "SNRNoise",
     "TimeMasking",
     "WarmupCosineSchedule",
     "make_recipe_transforms",
 ]
+
+
+class RecipeAugmentation(BaseEstimator):
+    """The recipe's augmentations and their parameters.
+
+    The defaults are the recipe of the reference (Zhang et al. 2025), written
+    here only. Pass an instance as ``NeuroSketchClassifier(augmentation=...)``:
+    its fields are then nested parameters of the estimator, as in a
+    scikit-learn pipeline (``set_params(augmentation__mixup_p=0.2)``, a grid
+    over ``augmentation__mixup_p``), and :func:`sklearn.base.clone` copies it.
+    A part whose probability is 0 is left out.
+
+    Parameters
+    ----------
+    mixup_p : float, default=0.5
+        Probability of mixing a batch (:class:`Mixup`).
+    mixup_alpha : float, default=0.5
+        Beta parameter of the mixing coefficient.
+    shift_p : float, default=0.5
+        Probability of shifting a batch in time (:class:`RandomShift`).
+    shift_max : float | int, default=0.2
+        Largest shift, as a fraction of the window (float) or in samples (int).
+    noise_p : float, default=0.1
+        Probability of adding Gaussian noise to a batch (:class:`SNRNoise`).
+    noise_snr : tuple of float, default=(15.0, 30.0)
+        Range of the noise SNR in dB, drawn per trial.
+    channel_mask_p : float, default=0.5
+        Probability of masking channels in a batch (:class:`ChannelMasking`).
+    channel_mask_ratio : float, default=0.2
+        Probability of zeroing each channel of each trial.
+    time_mask_p : float, default=0.5
+        Probability of time masking a batch (:class:`TimeMasking`).
+    time_mask_n : int, default=4
+        Number of masked spans per trial.
+    time_mask_len : int, default=50
+        Exclusive upper bound of a span's length in samples.
+    """
+
+    def __init__(self, *, mixup_p=0.5, mixup_alpha=0.5, shift_p=0.5, shift_max=0.2,
+                 noise_p=0.1, noise_snr=(15.0, 30.0), channel_mask_p=0.5,
+                 channel_mask_ratio=0.2, time_mask_p=0.5, time_mask_n=4,
+                 time_mask_len=50):
+        self.mixup_p = mixup_p
+        self.mixup_alpha = mixup_alpha
+        self.shift_p = shift_p
+        self.shift_max = shift_max
+        self.noise_p = noise_p
+        self.noise_snr = noise_snr
+        self.channel_mask_p = channel_mask_p
+        self.channel_mask_ratio = channel_mask_ratio
+        self.time_mask_p = time_mask_p
+        self.time_mask_n = time_mask_n
+        self.time_mask_len = time_mask_len
+
+    def make_transforms(self, random_state=None, *, inputs=None):
+        """Build the transforms, in the reference's order, mixup last.
+
+        Applied in order (or through
+        :class:`braindecode.augmentation.Compose` or
+        :class:`~braindecode.augmentation.AugmentedDataLoader`), they map
+        ``(X, y)`` to ``(X_aug, (y_a, y_b, lam))`` when mixup is on and to
+        ``(X_aug, y)`` otherwise.
+
+        Parameters
+        ----------
+        random_state : int | numpy.random.RandomState | None
+            Seeds every transform (each gets its own stream).
+        inputs : list of braindecode.augmentation.Transform | None
+            Input transforms to use instead of shift, noise and masking (mixup
+            stays controlled by ``mixup_p``).
+
+        Returns
+        -------
+        transforms : list of braindecode.augmentation.Transform
+            The transforms, mixup last (possibly empty).
+        """
+        rng = random_state if isinstance(random_state, np.random.RandomState) else (
+            np.random.RandomState(random_state))
+
+        def seed():
+            return int(rng.randint(0, 2**31 - 1))
+
+        if inputs is None:
+            parts = [
+                (self.shift_p, lambda: RandomShift(
+                    self.shift_p, self.shift_max, random_state=seed())),
+                (self.noise_p, lambda: SNRNoise(
+                    self.noise_p, self.noise_snr, random_state=seed())),
+                (self.channel_mask_p, lambda: ChannelMasking(
+                    self.channel_mask_p, self.channel_mask_ratio, random_state=seed())),
+                (self.time_mask_p, lambda: TimeMasking(
+                    self.time_mask_p, self.time_mask_n, self.time_mask_len,
+                    random_state=seed())),
+            ]
+            out = [make() for p, make in parts if p > 0]
+        else:
+            out = list(inputs)
+        if self.mixup_p > 0:
+            out.append(Mixup(self.mixup_alpha, self.mixup_p, random_state=seed()))
+        return out
+
+
+#: The recipe's values, the transforms' defaults.
+_RECIPE = RecipeAugmentation().get_params()
 
 
 class _BatchWiseMixin:
@@ -45,7 +149,10 @@ class _BatchWiseMixin:
     batch (one ``random.random() < p`` for the whole batch).
     """
 
-    batch_wise: bool
+    def __init__(self, probability, *, batch_wise=True, **kwargs):
+        _check_probability("probability", probability)
+        super().__init__(probability=probability, **kwargs)
+        self.batch_wise = batch_wise
 
     def _get_mask(self, batch_size, device):
         if not self.batch_wise:
@@ -70,27 +177,12 @@ def _check_probability(name, value):
 
 
 # ---------------------------------------------------------------------------
-# Random shift
+# The transforms. Each operation maps a batch X of shape (batch, n_chans,
+# n_times) and its targets y to the augmented (X, y); y passes unchanged
+# except through mixup.
 # ---------------------------------------------------------------------------
 def random_shift(X, y, n_shift):
-    """Shift the time axis by ``n_shift`` samples, filling with zeros.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Batch of shape ``(batch, n_chans, n_times)``.
-    y : torch.Tensor
-        Targets, returned unchanged.
-    n_shift : int
-        Samples to shift by; positive delays the signal, negative advances it.
-
-    Returns
-    -------
-    X : torch.Tensor
-        The shifted batch.
-    y : torch.Tensor
-        The targets.
-    """
+    """Shift the time axis by ``n_shift`` samples (> 0 delays), filling with zeros."""
     if n_shift == 0:
         return X, y
     out = torch.zeros_like(X)
@@ -124,30 +216,18 @@ class RandomShift(_BatchWiseMixin, Transform):
 
     operation = staticmethod(random_shift)
 
-    def __init__(self, probability, max_shift=0.2, batch_wise=True, random_state=None):
-        _check_probability("probability", probability)
-        super().__init__(probability=probability, random_state=random_state)
+    def __init__(self, probability, max_shift=_RECIPE["shift_max"], batch_wise=True,
+                 random_state=None):
         if isinstance(max_shift, float) and not 0.0 <= max_shift < 1.0:
             raise ValueError(
                 "max_shift must be a fraction in [0, 1) or a number of samples, "
                 f"got {max_shift!r} instead."
             )
+        super().__init__(probability, batch_wise=batch_wise, random_state=random_state)
         self.max_shift = max_shift
-        self.batch_wise = batch_wise
 
     def get_augmentation_params(self, *batch):
-        """Draw the shift.
-
-        Parameters
-        ----------
-        *batch : tuple of torch.Tensor
-            ``(X, y)``.
-
-        Returns
-        -------
-        params : dict
-            ``n_shift``, the shift in samples.
-        """
+        """Draw the shift of the batch ``(X, y)``: ``{"n_shift": samples}``."""
         n_times = batch[0].shape[-1]
         if isinstance(self.max_shift, float):
             max_shift = int(self.max_shift * n_times)
@@ -156,33 +236,13 @@ class RandomShift(_BatchWiseMixin, Transform):
         return {"n_shift": int(self.rng.randint(-max_shift, max_shift + 1))}
 
 
-# ---------------------------------------------------------------------------
-# Additive noise at a given SNR
-# ---------------------------------------------------------------------------
 def snr_noise(X, y, snr_db, generator=None):
-    """Add white Gaussian noise at a given signal-to-noise ratio per trial.
+    """Add white Gaussian noise at ``snr_db[i]`` dB to trial ``i``.
 
     The noise standard deviation of trial ``i`` is
     ``std(X[i]) / 10 ** (snr_db[i] / 20)``, the std taken over channels and
     time, so ``snr_db`` is the ratio of the signal and noise amplitudes in dB.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Batch of shape ``(batch, n_chans, n_times)``.
-    y : torch.Tensor
-        Targets, returned unchanged.
-    snr_db : torch.Tensor
-        SNR in dB of each trial, shape ``(batch,)``.
-    generator : torch.Generator | None
-        Generator for the noise, on ``X``'s device.
-
-    Returns
-    -------
-    X : torch.Tensor
-        The noisy batch.
-    y : torch.Tensor
-        The targets.
+    ``generator`` (on ``X``'s device) draws the noise.
     """
     sigma = X.std(dim=(1, 2), keepdim=True) / 10 ** (snr_db.view(-1, 1, 1) / 20)
     noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
@@ -210,32 +270,18 @@ class SNRNoise(_BatchWiseMixin, Transform):
 
     operation = staticmethod(snr_noise)
 
-    def __init__(
-        self, probability, snr_db=(15.0, 30.0), batch_wise=True, random_state=None
-    ):
-        _check_probability("probability", probability)
-        super().__init__(probability=probability, random_state=random_state)
+    def __init__(self, probability, snr_db=_RECIPE["noise_snr"], batch_wise=True,
+                 random_state=None):
         lo, hi = snr_db
         if lo > hi:
             raise ValueError(
                 f"snr_db must be (low, high) with low <= high, got {snr_db}."
             )
+        super().__init__(probability, batch_wise=batch_wise, random_state=random_state)
         self.snr_db = (float(lo), float(hi))
-        self.batch_wise = batch_wise
 
     def get_augmentation_params(self, *batch):
-        """Draw the SNR of each trial and a generator for the noise.
-
-        Parameters
-        ----------
-        *batch : tuple of torch.Tensor
-            ``(X, y)``.
-
-        Returns
-        -------
-        params : dict
-            ``snr_db`` (tensor of shape ``(batch,)``) and ``generator``.
-        """
+        """Draw the SNR of each trial of ``(X, y)`` and a generator for the noise."""
         X = batch[0]
         snr = self.rng.uniform(self.snr_db[0], self.snr_db[1], size=X.shape[0])
         return {
@@ -244,28 +290,8 @@ class SNRNoise(_BatchWiseMixin, Transform):
         }
 
 
-# ---------------------------------------------------------------------------
-# Channel masking (braindecode's ChannelsDropout with a hard mask)
-# ---------------------------------------------------------------------------
 def channel_masking(X, y, keep):
-    """Zero the channels where ``keep`` is False.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Batch of shape ``(batch, n_chans, n_times)``.
-    y : torch.Tensor
-        Targets, returned unchanged.
-    keep : torch.Tensor of bool
-        Shape ``(batch, n_chans)``.
-
-    Returns
-    -------
-    X : torch.Tensor
-        The masked batch.
-    y : torch.Tensor
-        The targets.
-    """
+    """Zero the channels where ``keep`` (bool, ``(batch, n_chans)``) is False."""
     return X * keep.unsqueeze(-1).to(X.dtype), y
 
 
@@ -293,53 +319,23 @@ class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
 
     operation = staticmethod(channel_masking)
 
-    def __init__(self, probability, p_drop=0.2, batch_wise=True, random_state=None):
-        _check_probability("probability", probability)
+    def __init__(self, probability, p_drop=_RECIPE["channel_mask_ratio"],
+                 batch_wise=True, random_state=None):
         _check_probability("p_drop", p_drop)
-        super().__init__(
-            probability=probability, p_drop=p_drop, random_state=random_state
-        )
-        self.batch_wise = batch_wise
+        super().__init__(probability, batch_wise=batch_wise, p_drop=p_drop,
+                         random_state=random_state)
 
     def get_augmentation_params(self, *batch):
-        """Draw which channels to keep.
-
-        Parameters
-        ----------
-        *batch : tuple of torch.Tensor
-            ``(X, y)``.
-
-        Returns
-        -------
-        params : dict
-            ``keep``, a boolean tensor of shape ``(batch, n_chans)``.
-        """
+        """Draw which channels of ``(X, y)`` to keep: ``{"keep": bool tensor}``."""
         X = batch[0]
         keep = self.rng.uniform(size=X.shape[:2]) >= self.p_drop
         return {"keep": torch.as_tensor(keep, device=X.device)}
 
 
-# ---------------------------------------------------------------------------
-# Time masking
-# ---------------------------------------------------------------------------
 def time_masking(X, y, starts, lengths):
     """Zero, on all channels, the spans ``[start, start + length)`` of each trial.
 
-    Parameters
-    ----------
-    X : torch.Tensor
-        Batch of shape ``(batch, n_chans, n_times)``.
-    y : torch.Tensor
-        Targets, returned unchanged.
-    starts, lengths : torch.Tensor of int
-        Shape ``(batch, n_masks)``.
-
-    Returns
-    -------
-    X : torch.Tensor
-        The masked batch.
-    y : torch.Tensor
-        The targets.
+    ``starts`` and ``lengths`` are int tensors of shape ``(batch, n_masks)``.
     """
     t = torch.arange(X.shape[-1], device=X.device)
     starts, stops = starts.unsqueeze(-1), (starts + lengths).unsqueeze(-1)
@@ -373,31 +369,18 @@ class TimeMasking(_BatchWiseMixin, Transform):
 
     operation = staticmethod(time_masking)
 
-    def __init__(self, probability, n_masks=4, max_len=50, batch_wise=True,
-                 random_state=None):
-        _check_probability("probability", probability)
-        super().__init__(probability=probability, random_state=random_state)
+    def __init__(self, probability, n_masks=_RECIPE["time_mask_n"],
+                 max_len=_RECIPE["time_mask_len"], batch_wise=True, random_state=None):
         if int(n_masks) < 0 or int(max_len) < 1:
             raise ValueError(
                 f"n_masks must be >= 0 and max_len >= 1, got {n_masks} and {max_len}."
             )
+        super().__init__(probability, batch_wise=batch_wise, random_state=random_state)
         self.n_masks = int(n_masks)
         self.max_len = int(max_len)
-        self.batch_wise = batch_wise
 
     def get_augmentation_params(self, *batch):
-        """Draw the spans.
-
-        Parameters
-        ----------
-        *batch : tuple of torch.Tensor
-            ``(X, y)``.
-
-        Returns
-        -------
-        params : dict
-            ``starts`` and ``lengths``, int tensors of shape ``(batch, n_masks)``.
-        """
+        """Draw the spans of ``(X, y)``: ``starts`` and ``lengths``, ``(batch, n_masks)``."""
         X = batch[0]
         size = (X.shape[0], self.n_masks)
         lengths = self.rng.randint(0, self.max_len, size=size)
@@ -416,25 +399,8 @@ def mixup(X, y, lam, idx_perm):
     """Mix each trial with another one of the batch (vectorised).
 
     Same result as :func:`braindecode.augmentation.functional.mixup`:
-    ``X_mix[i] = lam[i] * X[i] + (1 - lam[i]) * X[idx_perm[i]]``.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Batch of shape ``(batch, n_chans, n_times)``.
-    y : torch.Tensor
-        Integer targets of shape ``(batch,)``.
-    lam : torch.Tensor
-        Mixing coefficients, shape ``(batch,)``.
-    idx_perm : torch.Tensor
-        Permutation of the batch.
-
-    Returns
-    -------
-    X : torch.Tensor
-        The mixed batch.
-    y : tuple of torch.Tensor
-        ``(y, y[idx_perm], lam)``, as braindecode's mixup returns.
+    ``X_mix[i] = lam[i] * X[i] + (1 - lam[i]) * X[idx_perm[i]]``; the targets
+    come out as ``(y, y[idx_perm], lam)``, as braindecode's mixup returns them.
     """
     idx_perm = idx_perm.to(X.device)
     lam = lam.to(device=X.device, dtype=X.dtype)
@@ -469,8 +435,8 @@ class Mixup(_BraindecodeMixup):
 
     operation = staticmethod(mixup)
 
-    def __init__(self, alpha=0.5, probability=0.5, beta_per_sample=False,
-                 random_state=None):
+    def __init__(self, alpha=_RECIPE["mixup_alpha"], probability=_RECIPE["mixup_p"],
+                 beta_per_sample=False, random_state=None):
         _check_probability("probability", probability)
         super().__init__(alpha=alpha, beta_per_sample=beta_per_sample,
                          random_state=random_state)
@@ -596,75 +562,26 @@ class WarmupCosineSchedule:
                 f"warmup_ratio={self.warmup_ratio})")
 
 
-def make_recipe_transforms(
-    *,
-    shift_p=0.5,
-    shift_max=0.2,
-    noise_p=0.1,
-    noise_snr=(15.0, 30.0),
-    channel_mask_p=0.5,
-    channel_mask_ratio=0.2,
-    time_mask_p=0.5,
-    time_mask_n=4,
-    time_mask_len=50,
-    mixup_p=0.5,
-    mixup_alpha=0.5,
-    transforms=None,
-    random_state=None,
-):
+def make_recipe_transforms(*, transforms=None, random_state=None, **recipe):
     """Build the recipe's augmentations, in the reference's order.
 
-    Parts whose probability is 0 are left out. Applied in order (or through
-    :class:`braindecode.augmentation.Compose` or
-    :class:`~braindecode.augmentation.AugmentedDataLoader`), they map
-    ``(X, y)`` to ``(X_aug, (y_a, y_b, lam))`` when mixup is on and to
-    ``(X_aug, y)`` otherwise.
+    ``RecipeAugmentation(**recipe).make_transforms(random_state,
+    inputs=transforms)``; see :meth:`RecipeAugmentation.make_transforms`.
 
     Parameters
     ----------
-    shift_p, shift_max : float
-        :class:`RandomShift` probability and largest shift.
-    noise_p : float
-        :class:`SNRNoise` probability.
-    noise_snr : tuple of float
-        Its SNR range in dB.
-    channel_mask_p, channel_mask_ratio : float
-        :class:`ChannelMasking` probability and fraction of channels zeroed.
-    time_mask_p : float
-        :class:`TimeMasking` probability.
-    time_mask_n, time_mask_len : int
-        Number of spans and exclusive upper bound of their length.
-    mixup_p, mixup_alpha : float
-        :class:`Mixup` probability and Beta parameter.
     transforms : list of braindecode.augmentation.Transform | None
         Input transforms to use instead of shift, noise and masking (mixup
         stays controlled by ``mixup_p``).
     random_state : int | numpy.random.RandomState | None
         Seeds every transform (each gets its own stream).
+    **recipe
+        Parameters of :class:`RecipeAugmentation` (``mixup_p``,
+        ``shift_p``...); the others keep the recipe's values.
 
     Returns
     -------
     transforms : list of braindecode.augmentation.Transform
         The transforms, mixup last (possibly empty).
     """
-    rng = np.random.RandomState(random_state) if not isinstance(
-        random_state, np.random.RandomState) else random_state
-
-    def seed():
-        return int(rng.randint(0, 2**31 - 1))
-
-    if transforms is None:
-        parts = [
-            (shift_p, lambda: RandomShift(shift_p, shift_max, random_state=seed())),
-            (noise_p, lambda: SNRNoise(noise_p, noise_snr, random_state=seed())),
-            (channel_mask_p, lambda: ChannelMasking(
-                channel_mask_p, channel_mask_ratio, random_state=seed())),
-            (time_mask_p, lambda: TimeMasking(
-                time_mask_p, time_mask_n, time_mask_len, random_state=seed())),
-        ]
-        out = [make() for p, make in parts if p > 0]
-    else:
-        out = list(transforms)
-    if mixup_p > 0:
-        out.append(Mixup(mixup_alpha, mixup_p, random_state=seed()))
-    return out
+    return RecipeAugmentation(**recipe).make_transforms(random_state, inputs=transforms)

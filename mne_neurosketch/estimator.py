@@ -13,13 +13,14 @@ import numbers
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import mne
 import numpy as np
 import torch
 from braindecode import EEGClassifier
 from braindecode.models.util import models_dict as _braindecode_models
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -32,9 +33,10 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from .augmentation import (
+    Mixup,
     OneHotBCEWithLogitsLoss,
+    RecipeAugmentation,
     WarmupCosineSchedule,
-    make_recipe_transforms,
 )
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
 from .models import NeuroSketch, NeuroSketchSD
@@ -59,7 +61,31 @@ _DEFAULT_UNITS = {
     "eog": "uV", "emg": "uV", "ecg": "uV", "mag": "fT", "grad": "fT/cm",
 }
 _SAVE_FORMAT = "mne-neurosketch.NeuroSketchClassifier"
-_SAVE_VERSION = 2  # 2: adds the Epochs channel names
+_SAVE_VERSION = 3  # 2: adds the Epochs channel names; 3: the fit's training settings
+
+#: Fewer training trials than this make a small training set for the "auto"
+#: budget; at least as many keep the paper's (tuned on 10,000-window corpora).
+_SMALL_DATA = 1000
+#: max_epochs and batch_size that "auto" resolves to, per training-set size.
+_AUTO_BUDGET = {
+    "small": {"max_epochs": 100, "batch_size": 16},
+    "large": {"max_epochs": 500, "batch_size": 64},
+}
+#: Recipe keywords of the constructor before ``augmentation`` replaced them.
+_DEPRECATED_RECIPE = tuple(RecipeAugmentation().get_params())
+
+
+class _Seeds(NamedTuple):
+    """The seeds of one training run, drawn from ``random_state`` in this order."""
+
+    init: int  # torch's generator: weight initialisation, dropout
+    split: int  # the stratified validation hold-out
+    augment: int  # the augmentations' random streams
+    shuffle: int  # the order of the training batches
+
+    @classmethod
+    def draw(cls, rng):
+        return cls(*(int(s) for s in rng.randint(0, 2**31 - 1, size=len(cls._fields))))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -401,6 +427,82 @@ def _resolve_flag(name, value, device):
 
 
 # ---------------------------------------------------------------------------
+# The augmentation parameter
+# ---------------------------------------------------------------------------
+def _augmentation_from_deprecated(augmentation, deprecated):
+    """``augmentation`` with the deprecated recipe keywords folded in (warned)."""
+    if not deprecated:
+        return augmentation
+    unknown = sorted(set(deprecated) - {*_DEPRECATED_RECIPE, "transforms"})
+    if unknown:
+        raise TypeError(f"NeuroSketchClassifier got an unexpected keyword argument "
+                        f"{unknown[0]!r}.")
+    given = ", ".join(f"{k}={v!r}" for k, v in deprecated.items())
+    fields = {k: v for k, v in deprecated.items() if k != "transforms"}
+    if isinstance(augmentation, RecipeAugmentation):
+        recipe = clone(augmentation).set_params(**fields)
+    elif isinstance(augmentation, str) and augmentation == "recipe":
+        recipe = RecipeAugmentation(**fields)
+    else:
+        raise ValueError(
+            f"{given} set(s) the recipe's augmentations, which augmentation="
+            f"{augmentation!r} does not use. Pass augmentation=RecipeAugmentation"
+            f"({', '.join(f'{k}={v!r}' for k, v in fields.items())}) instead.")
+    new = recipe
+    if deprecated.get("transforms") is not None:
+        new = list(deprecated["transforms"])
+        if recipe.mixup_p > 0:
+            new.append(Mixup(recipe.mixup_alpha, recipe.mixup_p))
+    hint = ("set_params(augmentation__mixup_p=...) and grid searches reach its fields"
+            if new is recipe else "mixup, if wanted, goes last in the list")
+    warn(f"The keyword(s) {given} are deprecated and will be removed in the next "
+         f"release. Pass augmentation={new!r} instead "
+         f"(from mne_neurosketch.augmentation); {hint}.", category=FutureWarning)
+    return new
+
+
+def _resolve_augmentation(augmentation):
+    """The fit's augmentation: a RecipeAugmentation copy, a list copy, or None."""
+    if augmentation is None or (isinstance(augmentation, str)
+                                and augmentation == "off"):
+        return None
+    if isinstance(augmentation, str) and augmentation == "recipe":
+        return RecipeAugmentation()
+    if isinstance(augmentation, RecipeAugmentation):
+        return clone(augmentation)
+    if isinstance(augmentation, (list, tuple)):
+        bad = [t for t in augmentation if not isinstance(t, nn.Module)]
+        if not bad:
+            return copy.deepcopy(list(augmentation))
+    raise ValueError(
+        "Invalid value for the 'augmentation' parameter. Allowed values are "
+        "'recipe', 'off', None, a RecipeAugmentation and a list of braindecode "
+        f"transforms, but got {augmentation!r} instead.")
+
+
+def _hide_deprecated_keywords(init):
+    """Leave ``**deprecated`` out of ``init``'s signature, which scikit-learn reads
+    for the parameter names (and its checks call with every name it lists)."""
+    sig = inspect.signature(init)
+    init.__signature__ = sig.replace(parameters=[
+        p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD])
+    return init
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
+def _make_transforms(augmentation, seed):
+    """The transforms of a resolved augmentation, seeded (recipe) or copied (list)."""
+    if augmentation is None:
+        return []
+    if isinstance(augmentation, RecipeAugmentation):
+        return augmentation.make_transforms(seed)
+    return copy.deepcopy(list(augmentation))
+
+
+# ---------------------------------------------------------------------------
 # Save / load helpers (portable parameters for torch.load(weights_only=True))
 # ---------------------------------------------------------------------------
 def _to_portable(value, name):
@@ -415,6 +517,8 @@ def _to_portable(value, name):
         return {str(k): _to_portable(v, name) for k, v in value.items()}
     if isinstance(value, type):
         return {"__class__": f"{value.__module__}:{value.__qualname__}"}
+    if isinstance(value, RecipeAugmentation):
+        return {"__recipe__": _to_portable(value.get_params(), name)}
     raise ValueError(
         f"Parameter {name!r} holds a {type(value).__name__}, which save() cannot "
         "store. Use pickle to save this estimator, or pass plain values."
@@ -446,6 +550,8 @@ def _from_portable(value, resolve):
             return tuple(_from_portable(v, resolve) for v in value["__tuple__"])
         if set(value) == {"__class__"}:
             return resolve(value["__class__"])
+        if set(value) == {"__recipe__"}:
+            return RecipeAugmentation(**_from_portable(value["__recipe__"], resolve))
         return {k: _from_portable(v, resolve) for k, v in value.items()}
     return value
 
@@ -456,12 +562,25 @@ _SAVE_FIELDS = {
     "module_init": dict, "classes": list, "classes_dtype": str, "n_features_in": int,
     "n_chans": int, "n_times": int, "sfreq": (int, float, type(None)),
     "scaling": (int, float), "state_dict": dict, "ch_names": (list, type(None)),
+    "fit": dict,
 }
 _REQUIRED_FIELDS = {
-    1: set(_SAVE_FIELDS) - {"scaling", "ch_names"},
-    2: set(_SAVE_FIELDS),
+    1: set(_SAVE_FIELDS) - {"scaling", "ch_names", "fit"},
+    2: set(_SAVE_FIELDS) - {"fit"},
+    3: set(_SAVE_FIELDS),
 }
-_OPTIONAL_FIELDS = {1: {"scaling"}, 2: set()}
+_OPTIONAL_FIELDS = {1: {"scaling"}, 2: set(), 3: set()}
+#: Keys of the "fit" field: the fitted values the net was built with.
+_FIT_FIELDS = ("max_epochs", "batch_size", "augmentation", "net_args")
+
+
+def _legacy_params(params):
+    """Parameters of a version 1-2 file, the recipe keywords as ``augmentation``."""
+    fields = {k: params.pop(k) for k in _DEPRECATED_RECIPE if k in params}
+    params.pop("transforms", None)  # save() could only store None
+    if fields and fields != RecipeAugmentation().get_params():
+        params["augmentation"] = RecipeAugmentation(**fields)
+    return params
 
 
 def _check_save_file(data, path, name):
@@ -668,13 +787,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Extra keyword arguments of the module, e.g. ``{"preset": "large"}``
         or ``{"drop_prob": 0.1}``. ``n_chans``, ``n_times`` and ``n_outputs``
         come from the data.
-    max_epochs : int, default=500
-        Maximum number of passes over the training set (the paper's runs use
-        500; pass fewer on a CPU).
-    batch_size : int, default=64
-        Training and prediction batch size. When the training set is smaller,
-        training uses it whole as one batch, with a warning (as scikit-learn's
-        ``MLPClassifier`` clips its batch size).
+    max_epochs : int | "auto", default="auto"
+        Maximum number of passes over the training set. ``"auto"`` chooses
+        from the number of training trials (see Notes): 500, the paper's, for
+        1000 trials or more; 100 below.
+    batch_size : int | "auto", default="auto"
+        Training and prediction batch size. ``"auto"``: 64, the paper's, for
+        1000 training trials or more; 16 below (see Notes). When the training
+        set is smaller, training uses it whole as one batch, with a warning
+        for an explicit batch size (as scikit-learn's ``MLPClassifier`` clips
+        its batch size).
     lr : float, default=1e-3
         Peak learning rate of AdamW.
     weight_decay : float, default=0.05
@@ -686,30 +808,19 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     max_grad_norm : float | None, default=1.0
         Gradient-norm clipping (the Hugging Face trainer default the reference
         runs with). ``None`` disables it.
-    mixup_p, mixup_alpha : float, default=0.5
-        Probability of mixing a batch, and the Beta parameter of the mixing
-        coefficient. ``mixup_p=0`` turns mixup off.
-    shift_p : float, default=0.5
-        Probability of shifting a batch in time (zero fill).
-    shift_max : float | int, default=0.2
-        Largest shift, as a fraction of the window (float) or in samples (int).
-    noise_p : float, default=0.1
-        Probability of adding Gaussian noise to a batch.
-    noise_snr : tuple of float, default=(15.0, 30.0)
-        Range of the noise SNR in dB, drawn per trial.
-    channel_mask_p : float, default=0.5
-        Probability of masking channels in a batch.
-    channel_mask_ratio : float, default=0.2
-        Probability of zeroing each channel of each trial.
-    time_mask_p : float, default=0.5
-        Probability of time masking a batch.
-    time_mask_n : int, default=4
-        Number of masked spans per trial.
-    time_mask_len : int, default=50
-        Exclusive upper bound of a span's length in samples.
-    transforms : list of braindecode.augmentation.Transform | None
-        Input augmentations to use instead of shift, noise and masking (mixup
-        stays controlled by ``mixup_p``). Copied at each fit.
+    augmentation : "recipe" | RecipeAugmentation | list | None, default="recipe"
+        The training-time augmentations. ``"recipe"``: the paper's (random
+        shift, noise, channel and time masking, mixup; the values of
+        :class:`~mne_neurosketch.augmentation.RecipeAugmentation`). A
+        :class:`~mne_neurosketch.augmentation.RecipeAugmentation` sets their
+        parameters, e.g. ``RecipeAugmentation(mixup_p=0)``; its fields are
+        nested parameters (``set_params(augmentation__mixup_p=0.2)``, a grid
+        search over ``augmentation__mixup_p``). A list of braindecode
+        transforms (and those of :mod:`mne_neurosketch.augmentation`, whose
+        :class:`~mne_neurosketch.augmentation.Mixup` goes last) is used as it
+        is, copied at each fit. ``None`` or ``"off"`` trains without
+        augmentation. The deprecated keywords ``mixup_p``, ... ``time_mask_len``
+        and ``transforms`` still work in this release, with a warning.
     callbacks : list | None
         Extra :mod:`skorch.callbacks` (instances or ``(name, callback)``
         tuples) run after the recipe's own (learning-rate schedule, gradient
@@ -798,6 +909,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Sampling frequency used, if known.
     scaling_ : float
         Factor applied to the trials (see ``scaling``).
+    max_epochs_, batch_size_ : int
+        ``max_epochs`` and ``batch_size`` of the last fit, ``"auto"`` resolved.
+    augmentation_ : RecipeAugmentation | list | None
+        The augmentation of the last fit (``"recipe"`` resolved to a
+        :class:`~mne_neurosketch.augmentation.RecipeAugmentation`).
     net_ : braindecode.EEGClassifier
         The trained skorch net (its module is ``net_.module_``).
     module_ : torch.nn.Module
@@ -815,6 +931,19 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Small training sets: ``max_epochs="auto"`` and ``batch_size="auto"``
+    follow the number of trials passed to :meth:`fit` (before the validation
+    hold-out). From 1000 trials on, they are the paper's (500 epochs, batches
+    of 64), tuned on corpora of about 10,000 windows. Below 1000 trials (a
+    subject of a MOABB dataset: 64-128 trials of Kalunga2016), they are 100
+    epochs and batches of 16: an epoch of 50-100 trials in batches of 64
+    would be one or two optimiser steps, and 100 epochs at 16 is the budget
+    the Kalunga2016 benchmark runs with (braindecode's customary one for
+    small data). The recipe's augmentations are kept: without them,
+    NeuroSketch on Kalunga2016 (subjects 1-3) scored no higher. The chosen
+    values are logged and kept in ``max_epochs_`` and ``batch_size_``; pass
+    numbers to override the rule.
+
     Inputs: arrays ``(n_trials, n_chans, n_times)`` (or ``(n_trials,
     n_times)``, one channel), :class:`mne.Epochs` (data channels of any types
     mixed, converted with ``units``; labels from ``y`` or, when ``y`` is
@@ -843,29 +972,19 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         "finetune_lr_scale": 1.0, "finetune_epochs": None, "callbacks": None,
     }
 
+    @_hide_deprecated_keywords
     def __init__(
         self,
         module="NeuroSketch",
         *,
         module_kwargs=None,
-        max_epochs=500,
-        batch_size=64,
+        max_epochs="auto",
+        batch_size="auto",
         lr=1e-3,
         weight_decay=0.05,
         warmup_ratio=0.1,
         max_grad_norm=1.0,
-        mixup_p=0.5,
-        mixup_alpha=0.5,
-        shift_p=0.5,
-        shift_max=0.2,
-        noise_p=0.1,
-        noise_snr=(15.0, 30.0),
-        channel_mask_p=0.5,
-        channel_mask_ratio=0.2,
-        time_mask_p=0.5,
-        time_mask_n=4,
-        time_mask_len=50,
-        transforms=None,
+        augmentation="recipe",
         callbacks=None,
         valid_size=0.2,
         patience=100,
@@ -884,6 +1003,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         freeze=None,
         finetune_lr_scale=1.0,
         finetune_epochs=None,
+        **deprecated,
     ):
         self.module = module
         self.module_kwargs = module_kwargs
@@ -893,18 +1013,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
-        self.mixup_p = mixup_p
-        self.mixup_alpha = mixup_alpha
-        self.shift_p = shift_p
-        self.shift_max = shift_max
-        self.noise_p = noise_p
-        self.noise_snr = noise_snr
-        self.channel_mask_p = channel_mask_p
-        self.channel_mask_ratio = channel_mask_ratio
-        self.time_mask_p = time_mask_p
-        self.time_mask_n = time_mask_n
-        self.time_mask_len = time_mask_len
-        self.transforms = transforms
+        self.augmentation = _augmentation_from_deprecated(augmentation, deprecated)
         self.callbacks = callbacks
         self.valid_size = valid_size
         self.patience = patience
@@ -925,6 +1034,42 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.finetune_epochs = finetune_epochs
 
     # -- sklearn plumbing --------------------------------------------------
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and those of a
+            :class:`~mne_neurosketch.augmentation.RecipeAugmentation` as
+            ``augmentation__<field>``. The deprecated recipe keywords
+            (``mixup_p``...) are still accepted, with a warning.
+
+        Returns
+        -------
+        self : NeuroSketchClassifier
+            This estimator.
+        """
+        old = {k: params.pop(k) for k in list(params)
+               if k in _DEPRECATED_RECIPE or k == "transforms"}
+        if old:
+            params["augmentation"] = _augmentation_from_deprecated(
+                params.get("augmentation", self.augmentation), old)
+        return super().set_params(**params)
+
+    def __getattr__(self, name):
+        # Deprecated: the recipe's fields were attributes of the estimator.
+        if name not in _DEPRECATED_RECIPE or "augmentation" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}")
+        recipe = _resolve_augmentation(self.augmentation)
+        if not isinstance(recipe, RecipeAugmentation):
+            raise AttributeError(f"augmentation={self.augmentation!r} has no {name!r}.")
+        warn(f"NeuroSketchClassifier.{name} is deprecated and will be removed in the "
+             f"next release; read augmentation.{name} of a RecipeAugmentation "
+             "instead.", category=FutureWarning)
+        return getattr(recipe, name)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = True
@@ -1101,10 +1246,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _build_net(self, module_cls, module_init, *, batch_size, n_train, device, seeds,
                    valid_ds=None, finetune=False):
         # batch_size: of training (clipped to the training set); prediction and
-        # validation batches keep the batch_size parameter.
+        # validation batches keep batch_size_. What save() stores to rebuild it:
+        self._net_args = {"batch_size": int(batch_size), "n_train": int(n_train),
+                          "seeds": list(seeds), "finetune": bool(finetune)}
         drop_last = n_train % batch_size == 1  # a 1-trial batch breaks BatchNorm
         n_batches = n_train // batch_size if drop_last else -(-n_train // batch_size)
-        epochs = int(self.max_epochs)
+        epochs = self.max_epochs_
         if finetune and self.finetune_epochs is not None:
             epochs = int(self.finetune_epochs)
         schedule = WarmupCosineSchedule(max(1, epochs * n_batches), self.warmup_ratio)
@@ -1118,17 +1265,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         if valid_ds is not None:
             callbacks.append(("early_stopping", self._early_stopping()))
         callbacks.extend(copy.deepcopy(list(self.callbacks or ())))
-        augmentation = make_recipe_transforms(
-            shift_p=self.shift_p, shift_max=self.shift_max,
-            noise_p=self.noise_p, noise_snr=self.noise_snr,
-            channel_mask_p=self.channel_mask_p,
-            channel_mask_ratio=self.channel_mask_ratio,
-            time_mask_p=self.time_mask_p, time_mask_n=self.time_mask_n,
-            time_mask_len=self.time_mask_len,
-            mixup_p=self.mixup_p, mixup_alpha=self.mixup_alpha,
-            transforms=copy.deepcopy(self.transforms),
-            random_state=int(seeds[2]),
-        )
+        augmentation = _make_transforms(self.augmentation_, seeds.augment)
         cuda = torch.device(device).type == "cuda"
         net = _RecipeNet(
             module_cls,
@@ -1140,7 +1277,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             optimizer__weight_decay=self.weight_decay,
             optimizer__foreach=True,
             lr=self.lr,
-            batch_size=int(self.batch_size),
+            batch_size=self.batch_size_,
             max_epochs=epochs,
             freeze=self.freeze if finetune else None,
             body_lr_scale=float(self.finetune_lr_scale) if finetune else 1.0,
@@ -1151,7 +1288,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             iterator_train__batch_size=batch_size,
             iterator_train__drop_last=drop_last,
-            iterator_train__generator=torch.Generator().manual_seed(int(seeds[3])),
+            iterator_train__generator=torch.Generator().manual_seed(seeds.shuffle),
             iterator_train=_Loader,
             iterator_valid=_Loader,
             iterator_train__pin_memory=cuda,
@@ -1164,10 +1301,27 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         net.signal_args_set_ = True  # the module's signal kwargs are explicit
         return net
 
+    def _resolve_budget(self, n_trials):
+        """Set ``max_epochs_`` and ``batch_size_``: "auto" chosen from ``n_trials``."""
+        size = "small" if n_trials < _SMALL_DATA else "large"
+        chosen = []
+        for name in ("max_epochs", "batch_size"):
+            value = getattr(self, name)
+            if _is_auto(value):
+                value = _AUTO_BUDGET[size][name]
+                chosen.append(f"{name}={value}")
+            setattr(self, f"{name}_", int(value))
+        if chosen:
+            relation = "fewer than" if size == "small" else "at least"
+            logger.info(f"{n_trials} training trials ({relation} {_SMALL_DATA}): "
+                        f"{', '.join(chosen)} (the 'auto' rule).")
+
     def _train_batch_size(self, n_trials, n_train, y_va, X_valid):
-        """batch_size, clipped to the training set as MLPClassifier does."""
-        if n_train >= self.batch_size:
-            return int(self.batch_size)
+        """batch_size_, clipped to the training set as MLPClassifier does."""
+        if n_train >= self.batch_size_:
+            return self.batch_size_
+        if _is_auto(self.batch_size):
+            return n_train  # the rule's choice, not the user's: no warning
         held = "" if y_va is None or X_valid is not None else (
             f" ({n_trials} trials minus {len(y_va)} held out for validation "
             f"with valid_size={self.valid_size!r})")
@@ -1182,7 +1336,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 f"'valid_acc' and 'valid_loss', but got {self.monitor!r} instead."
             )
         acc = self.monitor == "valid_acc"
-        patience = self.max_epochs + 1 if self.patience is None else int(self.patience)
+        patience = self.max_epochs_ + 1 if self.patience is None else int(self.patience)
         # The reference stops when top-1 accuracy has not improved by 0.001.
         return EarlyStopping(
             monitor=self.monitor, lower_is_better=not acc, patience=patience,
@@ -1193,8 +1347,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self):
         for name in ("max_epochs", "batch_size"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            if not _is_auto(value) and (not isinstance(value, numbers.Integral)
+                                        or isinstance(value, bool) or value < 1):
+                raise ValueError(
+                    f"Invalid value for the '{name}' parameter. Allowed values are "
+                    f"'auto' and positive integers, but got {value!r} instead.")
+        _resolve_augmentation(self.augmentation)
         if self.patience is not None and (
             not isinstance(self.patience, numbers.Integral) or self.patience < 1
         ):
@@ -1318,13 +1476,13 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         weights.
         """
         net = self._build_net(module_cls, module_init,
-                              batch_size=min(int(self.batch_size), len(y_t)),
+                              batch_size=min(self.batch_size_, len(y_t)),
                               n_train=len(y_t), device=device, seeds=seeds,
                               finetune=True)
         logger.info(f"Fine-tuning on {len(y_t)} labeled target trials for "
                     f"{net.max_epochs} epochs.")
         start = (_weights_of(self), self.classes_, "the source training")
-        self._train(net, X_t, y_t, device, int(seeds[0]), start)
+        self._train(net, X_t, y_t, device, seeds.init, start)
         self.net_ = net
         self.history_ = net.history
         self.n_finetune_trials_ = len(y_t)
@@ -1384,9 +1542,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 )
             y = self.label_encoder_.transform(y)
             rng = check_random_state(self.random_state)
-            seeds = rng.randint(0, 2**31 - 1, size=4)
+            seeds = _Seeds.draw(rng)
             self.scaling_ = _resolve_scaling(self.scaling, X)
-            X_tr, y_tr, X_va, y_va = self._split(X, y, X_valid, y_valid, int(seeds[1]))
+            self._resolve_budget(len(y))
+            self.augmentation_ = _resolve_augmentation(self.augmentation)
+            X_tr, y_tr, X_va, y_va = self._split(X, y, X_valid, y_valid, seeds.split)
             X_tr = self._scale(X_tr)
             X_va = None if X_va is None else self._scale(X_va)
             batch_size = self._train_batch_size(len(y), len(y_tr), y_va, X_valid)
@@ -1410,14 +1570,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 + (f", {len(y_va)} validation trials" if X_va is not None else "")
                 + f") on {device}."
             )
-            self._train(net, X_tr, y_tr, device, int(seeds[0]), start)
+            self._train(net, X_tr, y_tr, device, seeds.init, start)
             self.net_ = net
             self.history_ = net.history
             self.n_finetune_trials_ = 0
             if X_t is not None:
                 # Drawn after the source seeds, which stay those of a plain fit.
                 self._finetune_on_target(X_t, y_t, module_cls, module_init, device,
-                                         rng.randint(0, 2**31 - 1, size=4))
+                                         _Seeds.draw(rng))
         return self
 
     def predict_proba(self, X):
@@ -1539,6 +1699,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             "sfreq": self.sfreq_,
             "scaling": self.scaling_,
             "ch_names": self.ch_names_,
+            "fit": {
+                "max_epochs": self.max_epochs_,
+                "batch_size": self.batch_size_,
+                "augmentation": _to_portable(self.augmentation_, "augmentation"),
+                "net_args": self._net_args,
+            },
             "state_dict": state,
         }, path)
 
@@ -1578,6 +1744,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         _check_save_file(data, path, cls.__name__)
         resolve = _class_resolver(path, data["module_class"], module, trusted_classes)
         params = _from_portable(data["params"], resolve)
+        if data["version"] < 3:
+            params = _legacy_params(params)
         unknown = sorted(set(params) - set(cls._get_param_names()))
         if unknown:
             raise ValueError(
@@ -1608,9 +1776,13 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         est.ch_names_ = data.get("ch_names")
         module_cls = _from_portable(data["module_class"], resolve)
         module_init = _from_portable(data["module_init"], resolve)
-        net = est._build_net(module_cls, module_init, batch_size=int(est.batch_size),
-                             n_train=int(est.batch_size),
-                             device=_resolve_device(device), seeds=[0, 0, 0, 0])
+        fit = _fit_record(data, est, path, resolve)
+        est.max_epochs_, est.batch_size_ = fit["max_epochs"], fit["batch_size"]
+        est.augmentation_ = fit["augmentation"]
+        args = fit["net_args"]
+        net = est._build_net(module_cls, module_init, batch_size=args["batch_size"],
+                             n_train=args["n_train"], device=_resolve_device(device),
+                             seeds=_Seeds(*args["seeds"]), finetune=args["finetune"])
         try:
             with torch.random.fork_rng(devices=[]):  # init weights are overwritten
                 net.initialize()
@@ -1624,6 +1796,25 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         est.net_ = net
         est.history_ = net.history
         return est
+
+
+def _fit_record(data, est, path, resolve):
+    """The fitted values a save file states its network was built with."""
+    if data["version"] < 3:
+        # Earlier files do not state them; they do not change predictions.
+        batch_size = int(est.batch_size)
+        return {"max_epochs": int(est.max_epochs), "batch_size": batch_size,
+                "augmentation": _resolve_augmentation(est.augmentation),
+                "net_args": {"batch_size": batch_size, "n_train": batch_size,
+                             "seeds": [0] * len(_Seeds._fields), "finetune": False}}
+    fit = data["fit"]
+    args = fit.get("net_args")
+    if set(fit) != set(_FIT_FIELDS) or not isinstance(args, dict) or set(args) != {
+            "batch_size", "n_train", "seeds", "finetune"}:
+        raise ValueError(
+            f"{path} has an incomplete 'fit' field (keys {sorted(fit)}); the file "
+            "is damaged or was edited. Save the estimator again.")
+    return {**fit, "augmentation": _from_portable(fit["augmentation"], resolve)}
 
 
 def _class_resolver(path, saved_module_class, module, extra):
