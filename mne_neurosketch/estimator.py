@@ -73,6 +73,8 @@ _AUTO_BUDGET = {
 }
 #: Recipe keywords of the constructor before ``augmentation`` replaced them.
 _DEPRECATED_RECIPE = tuple(RecipeAugmentation().get_params())
+_RECIPE_PROBABILITIES = ("mixup_p", "shift_p", "noise_p", "channel_mask_p",
+                         "time_mask_p")
 
 
 class _Seeds(NamedTuple):
@@ -1056,6 +1058,19 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             params["augmentation"] = _augmentation_from_deprecated(
                 params.get("augmentation", self.augmentation), old)
         return super().set_params(**params)
+
+    def _hash_params(self, params):
+        """``get_params(deep=True)`` as the benchmark's ``params_hash`` read it
+        before ``augmentation`` replaced the recipe keywords, so that the stored
+        fits of a recipe (or of no augmentation) still match on resume."""
+        recipe = _resolve_augmentation(self.augmentation)
+        if recipe is None:
+            recipe = RecipeAugmentation(**dict.fromkeys(_RECIPE_PROBABILITIES, 0.0))
+        if not isinstance(recipe, RecipeAugmentation):
+            return params  # a list of transforms: no stored form
+        params = {k: v for k, v in params.items()
+                  if k != "augmentation" and not k.startswith("augmentation__")}
+        return {**params, **recipe.get_params(), "transforms": None}
 
     def __getattr__(self, name):
         # Deprecated: the recipe's fields were attributes of the estimator.

@@ -282,6 +282,8 @@ def pipeline_params(estimator: BaseEstimator) -> dict:
     from sklearn.base import BaseEstimator
 
     all_params = estimator.get_params(deep=True)
+    if hasattr(estimator, "_hash_params"):  # renamed parameters keep stored hashes
+        all_params = estimator._hash_params(all_params)
     owners = {"": estimator}
     owners.update((k, v) for k, v in all_params.items() if isinstance(v, BaseEstimator))
     for name, value in sorted(all_params.items()):

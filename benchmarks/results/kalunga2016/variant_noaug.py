@@ -14,11 +14,9 @@ from mne_neurosketch.benchmark import make_pipeline, run_benchmark
 
 if __name__ == "__main__":  # Dask-safe entry point
     here = Path(__file__).resolve().parent
-    no_aug = dict(mixup_p=0.0, shift_p=0.0, noise_p=0.0, channel_mask_p=0.0,
-                  time_mask_p=0.0)
     pipelines = {
         "NeuroSketch-noaug": make_pipeline(
-            "NeuroSketch", max_epochs=100, batch_size=16, **no_aug
+            "NeuroSketch", max_epochs=100, batch_size=16, augmentation=None
         )
     }
     run_benchmark(
