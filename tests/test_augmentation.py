@@ -13,6 +13,7 @@ from mne_neurosketch.augmentation import (
     Mixup,
     OneHotBCEWithLogitsLoss,
     RandomShift,
+    RecipeAugmentation,
     SNRNoise,
     TimeMasking,
     WarmupCosineSchedule,
@@ -229,6 +230,29 @@ def test_recipe_order_switches_and_seeding():
 
     torch.testing.assert_close(run(1), run(1))
     assert not torch.equal(run(1), run(2))
+
+
+def test_recipe_augmentation_object():
+    """The recipe's values live in RecipeAugmentation; the transforms default to them."""
+    recipe = RecipeAugmentation(time_mask_n=2, noise_snr=(20.0, 20.0))
+    parts = recipe.make_transforms(random_state=3)
+    X, y = _batch(n=8)
+    for mine, theirs in zip(parts, make_recipe_transforms(
+            random_state=3, time_mask_n=2, noise_snr=(20.0, 20.0))):
+        torch.testing.assert_close(mine(X, y)[0], theirs(X, y)[0])
+    assert parts[3].n_masks == 2 and parts[1].snr_db == (20.0, 20.0)
+    values = RecipeAugmentation().get_params()
+    assert (RandomShift(1.0).max_shift, SNRNoise(1.0).snr_db, ChannelMasking(1.0).p_drop,
+            TimeMasking(1.0).n_masks, TimeMasking(1.0).max_len, Mixup().alpha,
+            Mixup().probability) == (
+        values["shift_max"], values["noise_snr"], values["channel_mask_ratio"],
+        values["time_mask_n"], values["time_mask_len"], values["mixup_alpha"],
+        values["mixup_p"])
+    flip = [RandomShift(1.0, 3)]  # input transforms replace shift, noise, masking
+    assert [type(t) for t in recipe.make_transforms(0, inputs=flip)] == [RandomShift,
+                                                                       Mixup]
+    with pytest.raises(TypeError):
+        RecipeAugmentation(0.5)  # keyword-only, as its fields are named parameters
 
 
 def test_recipe_in_braindecode_augmented_dataloader():
