@@ -262,8 +262,7 @@ class SNRNoise(_BatchWiseMixin, Transform):
     snr_db : tuple of float, default=(15.0, 30.0)
         Range of the SNR in dB, drawn uniformly per trial.
     batch_wise : bool, default=True
-        Draw one apply/skip decision per batch (the reference) instead of one
-        per trial.
+        As for :class:`RandomShift`.
     random_state : int | numpy.random.RandomState | None
         Seed or generator.
     """
@@ -311,8 +310,7 @@ class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
     p_drop : float, default=0.2
         Probability of zeroing each channel of each trial.
     batch_wise : bool, default=True
-        Draw one apply/skip decision per batch (the reference) instead of one
-        per trial.
+        As for :class:`RandomShift`.
     random_state : int | numpy.random.RandomState | None
         Seed or generator.
     """
@@ -361,8 +359,7 @@ class TimeMasking(_BatchWiseMixin, Transform):
     max_len : int, default=50
         Exclusive upper bound of a span's length in samples.
     batch_wise : bool, default=True
-        Draw one apply/skip decision per batch (the reference) instead of one
-        per trial.
+        As for :class:`RandomShift`.
     random_state : int | numpy.random.RandomState | None
         Seed or generator.
     """

@@ -1614,12 +1614,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 return self.net_.predict_proba(X)
 
     def predict(self, X):
-        """Predict class labels.
+        """Predict class labels: the most probable class of :meth:`predict_proba`.
 
         Parameters
         ----------
-        X : array-like of shape (n_trials, n_chans, n_times) | mne.Epochs | Dataset
-            Trials shaped like the training trials.
+        X : array-like | mne.Epochs | Dataset
+            Trials, as for :meth:`predict_proba`.
 
         Returns
         -------
