@@ -179,13 +179,15 @@ def _parser() -> argparse.ArgumentParser:
         "--max-epochs",
         type=_positive_int,
         metavar="N",
-        help="maximum epochs (default: 10 on simulated corpora, else the recipe's 500)",
+        help="maximum epochs (default: 10 on simulated corpora, else the estimator's "
+        "'auto': 500, or 100 below 1000 training trials)",
     )
     budget.add_argument(
         "--batch-size",
         type=_positive_int,
         metavar="N",
-        help="batch size (default: 16 on simulated corpora, else 64)",
+        help="batch size (default: 16 on simulated corpora, else the estimator's "
+        "'auto': 64, or 16 below 1000 training trials)",
     )
     budget.add_argument(
         "--patience",
