@@ -92,9 +92,9 @@ print(epochs)
 # Fit and predict
 # ---------------
 # ``NeuroSketchClassifier()`` alone trains the paper's Base model for up to
-# 500 epochs (100 below 1000 training trials). To keep this example to a minute on a laptop CPU we train a
-# narrower network (``module_kwargs``) for 40 epochs; everything else is the
-# default recipe.
+# 500 epochs (100 below 1000 training trials). To keep this example to a
+# minute on a laptop CPU we train a narrower network (``module_kwargs``) for 40
+# epochs; everything else is the default recipe.
 
 clf = NeuroSketchClassifier(
     module_kwargs=dict(

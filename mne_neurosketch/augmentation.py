@@ -20,8 +20,8 @@ import math
 import numpy as np
 import torch
 from braindecode.augmentation import ChannelsDropout, Transform
-from sklearn.base import BaseEstimator
 from braindecode.augmentation import Mixup as _BraindecodeMixup
+from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F
 
@@ -377,7 +377,7 @@ class TimeMasking(_BatchWiseMixin, Transform):
         self.max_len = int(max_len)
 
     def get_augmentation_params(self, *batch):
-        """Draw the spans of ``(X, y)``: ``starts`` and ``lengths``, ``(batch, n_masks)``."""
+        """Draw the spans of ``(X, y)``: ``starts``, ``lengths`` (batch, n_masks)."""
         X = batch[0]
         size = (X.shape[0], self.n_masks)
         lengths = self.rng.randint(0, self.max_len, size=size)

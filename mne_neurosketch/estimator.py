@@ -1044,7 +1044,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         **params : dict
             Estimator parameters, and those of a
             :class:`~mne_neurosketch.augmentation.RecipeAugmentation` as
-            ``augmentation__<field>``. The deprecated recipe keywords
+            ``augmentation__<field>`` (with ``augmentation="recipe"``, on a
+            new one holding the recipe's values). The deprecated recipe keywords
             (``mixup_p``...) are still accepted, with a warning.
 
         Returns
@@ -1057,6 +1058,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         if old:
             params["augmentation"] = _augmentation_from_deprecated(
                 params.get("augmentation", self.augmentation), old)
+        nested = sorted(k for k in params if k.startswith("augmentation__"))
+        augmentation = params.get("augmentation", self.augmentation)
+        if nested and not isinstance(augmentation, RecipeAugmentation):
+            if not (isinstance(augmentation, str) and augmentation == "recipe"):
+                raise ValueError(
+                    f"{nested[0]} sets a field of a RecipeAugmentation, but "
+                    f"augmentation={augmentation!r}. Set augmentation="
+                    "RecipeAugmentation(...) first.")
+            params["augmentation"] = RecipeAugmentation()  # "recipe", made editable
         return super().set_params(**params)
 
     def _hash_params(self, params):

@@ -54,6 +54,13 @@ def test_augmentation_recipe_object_list_and_off():
 
 def test_recipe_fields_are_nested_parameters():
     X, y = noise_data(n=32)
+    default = NeuroSketchClassifier().set_params(augmentation__mixup_p=0.2)
+    assert default.augmentation.get_params() == RecipeAugmentation(
+        mixup_p=0.2).get_params()
+    with pytest.raises(ValueError, match=(
+            r"augmentation__mixup_p sets a field of a RecipeAugmentation, but "
+            r"augmentation=None\. Set augmentation=RecipeAugmentation")):
+        NeuroSketchClassifier(augmentation=None).set_params(augmentation__mixup_p=0.2)
     clf = tiny_clf(max_epochs=1, augmentation=RecipeAugmentation())
     params = clf.get_params()
     assert params["augmentation__mixup_p"] == 0.5
@@ -63,7 +70,7 @@ def test_recipe_fields_are_nested_parameters():
     assert twin.augmentation is not clf.augmentation
     assert twin.get_params()["augmentation__mixup_p"] == 0.0
     assert part_names(twin.fit(X, y)) == ["RandomShift", "SNRNoise", "ChannelMasking"]
-    search = GridSearchCV(clf, {"augmentation__mixup_p": [0.0, 1.0]},
+    search = GridSearchCV(tiny_clf(max_epochs=1), {"augmentation__mixup_p": [0.0, 1.0]},
                           cv=StratifiedKFold(2, shuffle=True, random_state=0))
     search.fit(X, y)
     best = search.best_params_["augmentation__mixup_p"]
