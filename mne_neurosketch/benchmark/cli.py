@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import sys
@@ -514,13 +515,18 @@ def main(argv=None) -> int:
     code : int
         Exit status.
     """
-    _quiet_warnings()  # before any command imports moabb and pyriemann
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     level = getattr(args, "verbose", "warning")
+    # Settings for this command only: main() may run inside a user's process.
+    with _quiet(level if args.command != "list" else None):
+        return _run(args, level)
+
+
+def _run(args, level: str) -> int:
     commands = {
         "benchmark": _cmd_benchmark,
         "report": _cmd_report,
@@ -530,8 +536,6 @@ def main(argv=None) -> int:
     try:
         if getattr(args, "subjects", None) is not None:
             args.subjects = _subjects(args.subjects)
-        if args.command != "list":
-            _quiet_libraries(level)
         return commands[args.command](args)
     except _USER_ERRORS as err:
         if level == "debug":
@@ -565,22 +569,35 @@ def _one_line(err: BaseException, args) -> str:
     return text
 
 
-def _quiet_warnings() -> None:
-    """Hide the libraries' deprecation notices (here and in worker processes)."""
+@contextlib.contextmanager
+def _quiet(level: str | None):
+    """Hide the libraries' deprecation notices and set MNE's and MOABB's log level
+    (``None``: leave them) while a command runs; everything is restored after.
+
+    ``PYTHONWARNINGS`` carries the filter to the Dask worker processes started
+    meanwhile.
+    """
+    import logging
     import warnings
 
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    moabb_log = logging.getLogger("moabb")
+    moabb_level = moabb_log.level
+    env = os.environ.get("PYTHONWARNINGS")
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        if env is None:
+            os.environ["PYTHONWARNINGS"] = "ignore::FutureWarning"
+        if level is not None:
+            from mne.utils import use_log_level
 
-
-def _quiet_libraries(level: str) -> None:
-    """Keep the terminal for the progress bar and the table (MNE's log levels)."""
-    import logging
-
-    import mne
-
-    mne.set_log_level(level.upper())
-    logging.getLogger("moabb").setLevel(level.upper())
+            stack.enter_context(use_log_level(level.upper()))
+            moabb_log.setLevel(level.upper())
+        try:
+            yield
+        finally:
+            moabb_log.setLevel(moabb_level)
+            if env is None:
+                os.environ.pop("PYTHONWARNINGS", None)
 
 
 if __name__ == "__main__":  # pragma: no cover
