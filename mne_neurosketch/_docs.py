@@ -1,4 +1,4 @@
-"""Shared numpydoc entries: write ``%(name)s`` in a docstring, decorate with :func:`fill_doc`.
+"""Shared numpydoc entries: ``%(name)s`` in a docstring, filled by :func:`fill_doc`.
 
 Each parameter described the same way in several places is written once here,
 as MNE and MOABB do. :func:`mne_neurosketch.utils.verbose` fills these entries
@@ -57,25 +57,28 @@ n_workers : int | None
     time each). ``None`` with no ``scheduler`` runs in this process."""
 
 # ---------------------------------------------------------------- splitters
-docdict["split_X"] = """\
+# The Parameters sections of split() and split_with_valid().
+_SPLIT_X = """\
 X : array-like, shape (n_trials, ...)
     Trials (only their number is used)."""
 
-docdict["split_y"] = """\
+docdict["split_params"] = f"""\
+Parameters
+----------
+{_SPLIT_X}
 y : array-like, shape (n_trials,)
-    Labels."""
-
-docdict["split_y_optional"] = """\
-y : array-like, shape (n_trials,) | None
-    Labels (used to stratify the k-fold)."""
-
-docdict["split_groups"] = """\
-groups : array-like, shape (n_trials,)
-    Group of each trial."""
-
-docdict["split_groups_ignored"] = """\
+    Labels.
 groups : None
     Ignored."""
+
+docdict["split_params_groups"] = f"""\
+Parameters
+----------
+{_SPLIT_X}
+y : array-like, shape (n_trials,) | None
+    Labels (used to stratify the k-fold).
+groups : array-like, shape (n_trials,)
+    Group of each trial."""
 
 docdict["stratify"] = """\
 stratify : bool

@@ -218,11 +218,7 @@ class PaperSplit(BaseCrossValidator):
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` indices of each split.
 
-        Parameters
-        ----------
-        %(split_X)s
-        %(split_y)s
-        %(split_groups_ignored)s
+        %(split_params)s
 
         Yields
         ------
@@ -236,11 +232,7 @@ class PaperSplit(BaseCrossValidator):
     def split_with_valid(self, X, y=None, groups=None):
         """Yield ``(train, valid, test)`` indices of each split.
 
-        Parameters
-        ----------
-        %(split_X)s
-        %(split_y)s
-        %(split_groups_ignored)s
+        %(split_params)s
 
         Yields
         ------
@@ -350,11 +342,7 @@ class GroupedSplit(GroupsConsumerMixin, BaseCrossValidator):
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` indices; no group is on both sides.
 
-        Parameters
-        ----------
-        %(split_X)s
-        %(split_y_optional)s
-        %(split_groups)s
+        %(split_params_groups)s
 
         Yields
         ------
@@ -369,11 +357,7 @@ class GroupedSplit(GroupsConsumerMixin, BaseCrossValidator):
     def split_with_valid(self, X, y=None, groups=None):
         """Yield ``(train, valid, test)``; validation = the previous split's test part.
 
-        Parameters
-        ----------
-        %(split_X)s
-        %(split_y_optional)s
-        %(split_groups)s
+        %(split_params_groups)s
 
         Yields
         ------

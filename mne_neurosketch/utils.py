@@ -24,7 +24,7 @@ __all__ = [
 
 
 def verbose(function):
-    """MNE's :func:`mne.verbose` decorator, after filling our shared docstrings.
+    """Apply MNE's :func:`mne.verbose` after filling our shared docstring entries.
 
     A docstring may use the entries of :data:`mne_neurosketch._docs.docdict`
     (``%(cache_dir)s``, ...) as well as ``%(verbose)s``.

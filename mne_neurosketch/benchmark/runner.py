@@ -470,9 +470,7 @@ def run_benchmark(
     protocol_params=None,
     results="results.sqlite",
     subjects=None,
-    budget=None,
-    device="auto",
-    random_state=42,
+    budget=None, device="auto", random_state=42,  # for pipelines given by name
     scheduler=None,
     n_workers=None,
     progress: bool = True,
@@ -514,9 +512,9 @@ def run_benchmark(
         Subjects to run; ``None`` uses each dataset's default subjects.
     budget : dict | None
         Training budget of the deep pipelines given by name, over the
-        dataset's own (:attr:`BenchmarkDataset.budget
-        <mne_neurosketch.benchmark.BenchmarkDataset>`, e.g. 10 epochs on the
-        simulated corpora): ``max_epochs``, ``batch_size``, ``patience`` or
+        dataset's own (the ``budget`` of its
+        :class:`~mne_neurosketch.benchmark.BenchmarkDataset`, e.g. 10 epochs
+        on the simulated corpora): ``max_epochs``, ``batch_size``, ``patience`` or
         any other :class:`~mne_neurosketch.NeuroSketchClassifier` parameter.
     device : str
         Device of the deep pipelines given by name (``"auto"``, ``"cpu"``,

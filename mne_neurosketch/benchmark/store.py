@@ -146,7 +146,7 @@ class FitRecord:
     pipeline : str
         Pipeline name.
     params_hash : str
-        Hash of the pipeline parameters: :func:`~.pipelines.params_hash` of
+        Hash of the pipeline parameters: :func:`~mne_neurosketch.benchmark.params_hash` of
         the pipeline.
     score : float
         The protocol's main score (accuracy or ROC AUC).
@@ -439,9 +439,8 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
     extra = sorted({name for scores in df["scores"] for name in scores})
     for name in extra:
         df[f"score_{name}"] = [scores.get(name) for scores in df["scores"]]
-    groups = [
-        "dataset", "protocol", "pipeline", "params_hash", "data_hash", "subject", "session"
-    ]
+    groups = ["dataset", "protocol", "pipeline", "params_hash", "data_hash"]
+    groups += ["subject", "session"]
     agg = {
         "score": ("score", "mean"),
         "time": ("fit_time", "mean"),
