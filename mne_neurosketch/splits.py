@@ -28,6 +28,9 @@ from sklearn.model_selection import (
 )
 from sklearn.model_selection._split import GroupsConsumerMixin
 
+from ._docs import fill_doc
+from .utils import _check_option
+
 __all__ = ["GroupedSplit", "PaperSplit", "groups_of", "n_fold_split", "simple_split"]
 
 
@@ -40,6 +43,7 @@ def _labels(y) -> np.ndarray:
     return y
 
 
+@fill_doc
 def simple_split(
     y,
     *,
@@ -63,10 +67,8 @@ def simple_split(
         Labels of the subject's trials, in trial order.
     train_ratio, eval_ratio, test_ratio : float
         Proportions of the three parts.
-    random_state : int
-        Seed (the paper's is 42).
-    stratify : bool
-        Stratify on the labels.
+    %(random_state_paper)s
+    %(stratify)s
 
     Returns
     -------
@@ -95,6 +97,7 @@ def simple_split(
     return train, valid, test
 
 
+@fill_doc
 def n_fold_split(y, *, n_fold=3, test_ratio=0.2, random_state=42, stratify=True):
     """The paper's ``n_fold`` split: a fixed test set, k folds on the rest.
 
@@ -113,8 +116,7 @@ def n_fold_split(y, *, n_fold=3, test_ratio=0.2, random_state=42, stratify=True)
     test_ratio : float
         Proportion of the test set; ``0`` uses every trial as test (reference
         behaviour).
-    random_state : int
-        Seed (the paper's is 42).
+    %(random_state_paper)s
     stratify : bool
         Stratify on the labels (``KFold`` otherwise).
 
@@ -145,6 +147,7 @@ def n_fold_split(y, *, n_fold=3, test_ratio=0.2, random_state=42, stratify=True)
     return [(rest[tr], rest[va], test) for tr, va in inner]
 
 
+@fill_doc
 class PaperSplit(BaseCrossValidator):
     """The paper's random trial-level protocols as an sklearn cross-validator.
 
@@ -165,10 +168,8 @@ class PaperSplit(BaseCrossValidator):
         Folds of ``"n_fold"``.
     train_ratio, eval_ratio, test_ratio : float
         Proportions (``"simple"`` uses all three, ``"n_fold"`` only ``test_ratio``).
-    random_state : int
-        Seed (the paper's is 42).
-    stratify : bool
-        Stratify on the labels.
+    %(random_state_paper)s
+    %(stratify)s
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class PaperSplit(BaseCrossValidator):
     def _triples(self, y):
         if y is None:
             raise ValueError("PaperSplit needs the labels: call split(X, y).")
+        _check_option("method", self.method, ("n_fold", "simple"))
         if self.method == "n_fold":
             return n_fold_split(
                 y,
@@ -201,33 +203,22 @@ class PaperSplit(BaseCrossValidator):
                 random_state=self.random_state,
                 stratify=self.stratify,
             )
-        if self.method == "simple":
-            return [
-                simple_split(
-                    y,
-                    train_ratio=self.train_ratio,
-                    eval_ratio=self.eval_ratio,
-                    test_ratio=self.test_ratio,
-                    random_state=self.random_state,
-                    stratify=self.stratify,
-                )
-            ]
-        raise ValueError(
-            "Invalid value for the 'method' parameter. Allowed values are 'n_fold' and "
-            f"'simple', but got {self.method!r} instead."
-        )
+        return [
+            simple_split(
+                y,
+                train_ratio=self.train_ratio,
+                eval_ratio=self.eval_ratio,
+                test_ratio=self.test_ratio,
+                random_state=self.random_state,
+                stratify=self.stratify,
+            )
+        ]
 
+    @fill_doc
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` indices of each split.
 
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, ...)
-            Trials (only their number is used).
-        y : array-like, shape (n_trials,)
-            Labels.
-        groups : None
-            Ignored.
+        %(split_params)s
 
         Yields
         ------
@@ -237,17 +228,11 @@ class PaperSplit(BaseCrossValidator):
         for train, _, test in self.split_with_valid(X, y):
             yield train, test
 
+    @fill_doc
     def split_with_valid(self, X, y=None, groups=None):
         """Yield ``(train, valid, test)`` indices of each split.
 
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, ...)
-            Trials (only their number is used).
-        y : array-like, shape (n_trials,)
-            Labels.
-        groups : None
-            Ignored.
+        %(split_params)s
 
         Yields
         ------
@@ -353,17 +338,11 @@ class GroupedSplit(GroupsConsumerMixin, BaseCrossValidator):
         for _, test in cv.split(X, y, groups):
             yield test
 
+    @fill_doc
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` indices; no group is on both sides.
 
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, ...)
-            Trials (only their number is used).
-        y : array-like, shape (n_trials,) | None
-            Labels (used to stratify the k-fold).
-        groups : array-like, shape (n_trials,)
-            Group of each trial.
+        %(split_params_groups)s
 
         Yields
         ------
@@ -374,17 +353,11 @@ class GroupedSplit(GroupsConsumerMixin, BaseCrossValidator):
         for test in self._test_parts(X, y, groups):
             yield np.setdiff1d(np.arange(n), test), test
 
+    @fill_doc
     def split_with_valid(self, X, y=None, groups=None):
         """Yield ``(train, valid, test)``; validation = the previous split's test part.
 
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, ...)
-            Trials (only their number is used).
-        y : array-like, shape (n_trials,) | None
-            Labels (used to stratify the k-fold).
-        groups : array-like, shape (n_trials,)
-            Group of each trial.
+        %(split_params_groups)s
 
         Yields
         ------

@@ -1,10 +1,16 @@
-"""Logging, seeding and small checks shared by the package."""
+"""Logging, seeding and argument checks shared by the package."""
 
 # License: BSD (3-clause)
 
 from __future__ import annotations
 
-from mne.utils import ProgressBar, logger, set_log_level, use_log_level, verbose, warn
+import numbers
+import os
+
+from mne.utils import ProgressBar, logger, set_log_level, use_log_level, warn
+from mne.utils import verbose as _mne_verbose
+
+from ._docs import fill_doc
 
 __all__ = [
     "ProgressBar",
@@ -15,6 +21,25 @@ __all__ = [
     "verbose",
     "warn",
 ]
+
+
+def verbose(function):
+    """Apply MNE's :func:`mne.verbose` after filling our shared docstring entries.
+
+    A docstring may use the entries of :data:`mne_neurosketch._docs.docdict`
+    (``%(cache_dir)s``, ...) as well as ``%(verbose)s``.
+
+    Parameters
+    ----------
+    function : callable
+        A function with a ``verbose=None`` parameter.
+
+    Returns
+    -------
+    function : callable
+        The decorated function.
+    """
+    return _mne_verbose(fill_doc(function))
 
 
 def set_random_seeds(seed: int, cuda: bool | None = None) -> None:
@@ -36,3 +61,93 @@ def set_random_seeds(seed: int, cuda: bool | None = None) -> None:
     if cuda is None:
         cuda = torch.cuda.is_available()
     _braindecode_seeds(seed, cuda=bool(cuda))
+
+
+# ------------------------------------------------------------------ argument checks
+# Names accepted by _validate_type besides classes, as in MNE.
+_TYPE_CHECKS = {
+    "int": lambda x: isinstance(x, numbers.Integral) and not isinstance(x, bool),
+    "numeric": lambda x: isinstance(x, numbers.Real) and not isinstance(x, bool),
+    "path-like": lambda x: isinstance(x, (str, os.PathLike)),
+    "callable": callable,
+    None: lambda x: x is None,
+}
+
+
+def _join(words, last: str) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _type_name(kind) -> str:
+    if kind is None:
+        return "None"
+    if isinstance(kind, str):
+        return kind
+    return kind.__name__
+
+
+def _validate_type(item, types, item_name: str = "item"):
+    """Raise a TypeError in MNE's words unless ``item`` is one of ``types``.
+
+    Parameters
+    ----------
+    item : object
+        The value to check.
+    types : type | str | None | tuple of them
+        Accepted classes, or the names ``"int"`` (not bool), ``"numeric"``,
+        ``"path-like"`` (str or :class:`os.PathLike`), ``"callable"`` and
+        ``None``.
+    item_name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    item : object
+        The value, unchanged.
+    """
+    types = types if isinstance(types, tuple) else (types,)
+    for kind in types:
+        check = _TYPE_CHECKS.get(kind) if kind is None or isinstance(kind, str) else None
+        if (check(item) if check is not None else isinstance(item, kind)):
+            return item
+    names = _join([_type_name(kind) for kind in types], "or")
+    raise TypeError(
+        f"{item_name} must be an instance of {names}, got {type(item).__name__} "
+        "instead."
+    )
+
+
+def _check_option(parameter: str, value, allowed_values, extra: str = ""):
+    """Raise a ValueError in MNE's words unless ``value`` is an allowed value.
+
+    Parameters
+    ----------
+    parameter : str
+        The argument's name, for the message.
+    value : object
+        The value to check.
+    allowed_values : sequence
+        The allowed values.
+    extra : str
+        Inserted after the parameter's name (e.g. ``" when method='simple'"``).
+
+    Returns
+    -------
+    value : object
+        The value, unchanged.
+    """
+    allowed_values = list(allowed_values)
+    try:
+        if value in allowed_values:
+            return value
+    except (TypeError, ValueError):  # unhashable or array-valued comparisons
+        pass
+    options = _join([repr(v) for v in allowed_values], "and")
+    raise ValueError(
+        f"Invalid value for the {parameter!r} parameter{extra}. Allowed values are "
+        f"{options}, but got {value!r} instead."
+    )

@@ -345,3 +345,30 @@ def test_muse_p300_benchmark_scores_roc_auc(tmp_path, monkeypatch):
     assert spec.paradigm().scoring == "roc_auc"
     assert spec.default_protocol == "within-session"
     assert spec.subjects == [1, 2, 3, 5]
+
+
+def test_no_process_wide_changes(tmp_path, capsys):
+    """main() may run inside a user's process: it leaves its settings as they were."""
+    import logging
+    import os
+    import warnings
+
+    from mne.utils import logger
+
+    def settings():
+        return (
+            os.environ.get("PYTHONWARNINGS"),
+            os.environ.get("MNE_DATA"),
+            list(warnings.filters),
+            logger.level,
+            logging.getLogger("moabb").level,
+        )
+
+    before = settings()
+    argv = _FAKE + ["--subjects", "1", "--n-splits", "2", "-v",
+                    "--results", str(tmp_path / "r.sqlite")]
+    assert main(argv) == 0
+    assert settings() == before
+    assert main(["benchmark", "--dataset", "nope", "--results", "x", "-v"]) == 2
+    assert settings() == before
+    assert "'nope'" in capsys.readouterr().err

@@ -277,3 +277,82 @@ def test_progress_total_known_up_front_and_epoch_line(fake, tmp_path, capsys):
                   protocol=WithinSession(n_splits=2), progress=True)
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "8/8" in last and "8 already in r.sqlite" in last
+
+
+def test_python_api_and_cli_run_the_same_fits(tmp_path):
+    """run_benchmark applies the dataset's budget and protocol; the CLI only parses.
+
+    Both run EEGNet for 1 epoch on the simulated SEED-DV: its budget (batch
+    size 16, no early stopping) and protocol (paper, simple) come from the
+    dataset in both, and so do the stored keys and parameters.
+    """
+    from mne_neurosketch.benchmark.cli import main
+    from mne_neurosketch.benchmark.pipelines import params_hash
+
+    sim = tmp_path / "sim"
+    spec = resolve_dataset("simulated-seeddv", path=sim, subjects=[1])
+    api = run_benchmark(
+        spec, ["EEGNet", "TSLR"], results=tmp_path / "api.sqlite",
+        budget={"max_epochs": 1}, device="cpu", progress=False,
+    )
+    assert api.attrs["summary"].settings[spec.code]["budget"] == {
+        "EEGNet": {"max_epochs": 1, "batch_size": 16, "patience": None}
+    }
+    code = main([
+        "benchmark", "--dataset", "simulated-seeddv", "--path", str(sim),
+        "--subjects", "1", "--models", "EEGNet", "TSLR", "--max-epochs", "1",
+        "--device", "cpu", "--results", str(tmp_path / "cli.sqlite"), "--no-progress",
+    ])
+    assert code == 0
+    rows = {
+        name: ResultsStore(tmp_path / f"{name}.sqlite").to_dataframe(level="fold")
+        for name in ("api", "cli")
+    }
+    assert sorted(rows["api"]["key"]) == sorted(rows["cli"]["key"])
+    assert len(rows["api"]) == 2
+    for name in ("api", "cli"):
+        by_pipe = rows[name].set_index("pipeline")
+        eegnet = by_pipe.loc["EEGNet", "params"]["pipeline"]
+        assert (eegnet["max_epochs"], eegnet["batch_size"]) == (1, 16)
+        assert set(by_pipe["protocol"]) == {"paper(method=simple)"}
+    pd.testing.assert_series_equal(
+        rows["api"].sort_values("pipeline")["params"].reset_index(drop=True),
+        rows["cli"].sort_values("pipeline")["params"].reset_index(drop=True),
+    )
+    # The stored params_hash is params_hash() of the pipeline that was fitted.
+    eegnet = make_pipeline("EEGNet", max_epochs=1, batch_size=16, patience=None,
+                           device="cpu")
+    stored = rows["api"].set_index("pipeline")["params_hash"]
+    assert stored["EEGNet"] == params_hash(eegnet)
+    assert stored["TSLR"] == params_hash(make_pipeline("TSLR"))
+
+
+def test_params_hash_column_and_data_settings_key(fake, tmp_path):
+    """The column is params_hash(estimator); other trials (scale) are other fits."""
+    from dataclasses import replace
+
+    from mne_neurosketch.benchmark.pipelines import params_hash
+
+    pipe = make_pipeline("TSLR")
+    store = tmp_path / "r.sqlite"
+    kwargs = dict(protocol=WithinSession(n_splits=2), results=store, subjects=[1],
+                  progress=False)
+    first = run_benchmark(fake, {"TSLR": pipe}, **kwargs)
+    assert set(first["params_hash"]) == {params_hash(pipe)}
+    scaled = run_benchmark(replace(fake, scale=2.0), {"TSLR": pipe}, **kwargs)
+    assert scaled.attrs["summary"].n_run == 2  # not taken for the unscaled fits
+    assert set(scaled["params_hash"]) == {params_hash(pipe)}
+    assert set(scaled["data_hash"]) != set(first["data_hash"])
+    assert len(ResultsStore(store)) == 4
+    # Each call returns its own fits only.
+    assert len(first) == len(scaled) == 1
+
+
+def test_bad_arguments_named(fake, tmp_path):
+    with pytest.raises(TypeError, match="pipelines must be an instance of"):
+        run_benchmark(fake, make_pipeline("TSLR"), results=tmp_path / "r.sqlite")
+    with pytest.raises(TypeError, match="results must be an instance of path-like"):
+        run_benchmark(fake, ["TSLR"], results=3)
+    with pytest.raises(ValueError, match="protocol_params applies to a protocol given"):
+        run_benchmark(fake, ["TSLR"], protocol=WithinSession(), results=tmp_path / "r",
+                      protocol_params={"n_splits": 2})

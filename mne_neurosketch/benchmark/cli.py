@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import sys
@@ -305,21 +306,20 @@ def _add_common(parser, progress=True):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _budget(args, spec) -> dict:
-    budget = dict(spec.budget)
-    for name in ("max_epochs", "batch_size", "patience"):
-        value = getattr(args, name)
-        if value is not None:
-            budget[name] = value
-    return budget
+def _overrides(args, names) -> dict:
+    """The options the user gave (``run_benchmark`` applies the dataset's others)."""
+    return {
+        key: getattr(args, name)
+        for name, key in names.items()
+        if getattr(args, name) is not None
+    }
 
 
 def _cmd_benchmark(args) -> int:
     import pandas as pd
 
     from .datasets import resolve_dataset
-    from .pipelines import PIPELINES, make_pipeline, resolve_model_name
-    from .protocols import make_protocol
+    from .pipelines import resolve_model_name
     from .report import format_table, summary_table, warn_few_subjects
     from .runner import run_benchmark
     from .store import ResultsStore
@@ -335,50 +335,35 @@ def _cmd_benchmark(args) -> int:
     skipped = 0
     for name in args.dataset:
         spec = resolve_dataset(name, path=args.path, subjects=args.subjects)
-        budget = _budget(args, spec)
-        pipelines = {
-            m: make_pipeline(
-                m,
-                device=args.device,
-                random_state=args.seed,
-                **(budget if PIPELINES[m].kind == "deep" else {}),
-            )
-            for m in models
-        }
-        protocol = _protocol(args, spec, make_protocol)
-        subjects = args.subjects if args.subjects is not None else spec.subjects
-        deep = [m for m in models if PIPELINES[m].kind == "deep"]
         print(f"Dataset {spec.code}: {spec.description}", flush=True)
-        print(
-            f"  protocol {protocol.describe()}; subjects {_short(subjects)}", flush=True
-        )
-        if deep:
-            est = pipelines[deep[0]]
-            print(
-                f"  deep models {', '.join(deep)}: max_epochs={est.max_epochs}, "
-                f"batch_size={est.batch_size}, patience={est.patience}, "
-                f"device={args.device}, seed={args.seed}",
-                flush=True,
-            )
         try:
             df = run_benchmark(
                 spec,
-                pipelines,
-                protocol=protocol,
+                models,
+                protocol=args.protocol,
+                protocol_params=_overrides(
+                    args, {"split": "method", "group": "group", "n_splits": "n_splits"}
+                ),
                 results=store,
-                subjects=subjects,
+                subjects=args.subjects,
+                budget=_overrides(
+                    args, {k: k for k in ("max_epochs", "batch_size", "patience")}
+                ),
+                device=args.device,
+                random_state=args.seed,
                 scheduler=args.scheduler,
                 n_workers=args.n_workers,
                 progress=not args.no_progress,
                 verbose=args.verbose.upper(),
             )
-            summary = df.attrs.get("summary")
+            summary = df.attrs["summary"]
         except RuntimeError as err:
             summary = getattr(err, "summary", None)
             if summary is None:
                 raise
             failures.append(str(err))
-            df = store.to_dataframe(dataset=spec.code)
+            df = err.results
+        _print_settings(summary.settings[spec.code], args)
         skipped += summary.n_skipped
         frames.append(df)
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -404,6 +389,14 @@ def _cmd_benchmark(args) -> int:
     return 0
 
 
+def _print_settings(settings: dict, args) -> None:
+    """What run_benchmark resolved for one dataset."""
+    print(f"  protocol {settings['protocol']}; subjects {_short(settings['subjects'])}")
+    for name, budget in settings["budget"].items():
+        values = ", ".join(f"{k}={v}" for k, v in budget.items())
+        print(f"  {name}: {values}, device={args.device}, seed={args.seed}")
+
+
 def _check_device(device: str, local: bool) -> None:
     """Refuse a device name torch does not know (and, run here, a missing GPU)."""
     from ..estimator import _resolve_device
@@ -417,23 +410,6 @@ def _check_device(device: str, local: bool) -> None:
         torch.device(device if device != "auto" else "cpu")
     except (RuntimeError, TypeError):
         _resolve_device(device)  # raises the estimator's message
-
-
-def _protocol(args, spec, make_protocol):
-    if args.protocol == "default":
-        name, params = spec.default_protocol, dict(spec.protocol_params)
-    else:
-        name = args.protocol
-        params = dict(spec.protocol_params) if name == spec.default_protocol else {}
-    if args.split is not None:
-        params["method"] = args.split
-    if args.group is not None:
-        params["group"] = args.group
-    if args.n_splits is not None:
-        params["n_splits"] = args.n_splits
-    if name == "within-session":
-        params["random_state"] = args.seed
-    return make_protocol(name, **params)
 
 
 def _short(subjects) -> str:
@@ -541,13 +517,18 @@ def main(argv=None) -> int:
     code : int
         Exit status.
     """
-    _quiet_warnings()  # before any command imports moabb and pyriemann
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     level = getattr(args, "verbose", "warning")
+    # Settings for this command only: main() may run inside a user's process.
+    with _quiet(level if args.command != "list" else None):
+        return _run(args, level)
+
+
+def _run(args, level: str) -> int:
     commands = {
         "benchmark": _cmd_benchmark,
         "report": _cmd_report,
@@ -557,8 +538,6 @@ def main(argv=None) -> int:
     try:
         if getattr(args, "subjects", None) is not None:
             args.subjects = _subjects(args.subjects)
-        if args.command != "list":
-            _quiet_libraries(level)
         return commands[args.command](args)
     except _USER_ERRORS as err:
         if level == "debug":
@@ -592,22 +571,35 @@ def _one_line(err: BaseException, args) -> str:
     return text
 
 
-def _quiet_warnings() -> None:
-    """Hide the libraries' deprecation notices (here and in worker processes)."""
+@contextlib.contextmanager
+def _quiet(level: str | None):
+    """Hide the libraries' deprecation notices and set MNE's and MOABB's log level
+    (``None``: leave them) while a command runs; everything is restored after.
+
+    ``PYTHONWARNINGS`` carries the filter to the Dask worker processes started
+    meanwhile.
+    """
+    import logging
     import warnings
 
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    moabb_log = logging.getLogger("moabb")
+    moabb_level = moabb_log.level
+    env = os.environ.get("PYTHONWARNINGS")
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        if env is None:
+            os.environ["PYTHONWARNINGS"] = "ignore::FutureWarning"
+        if level is not None:
+            from mne.utils import use_log_level
 
-
-def _quiet_libraries(level: str) -> None:
-    """Keep the terminal for the progress bar and the table (MNE's log levels)."""
-    import logging
-
-    import mne
-
-    mne.set_log_level(level.upper())
-    logging.getLogger("moabb").setLevel(level.upper())
+            stack.enter_context(use_log_level(level.upper()))
+            moabb_log.setLevel(level.upper())
+        try:
+            yield
+        finally:
+            moabb_log.setLevel(moabb_level)
+            if env is None:
+                os.environ.pop("PYTHONWARNINGS", None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..datasets._cache import default_cache_dir
 from ..datasets.base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset
-from ..utils import logger, verbose
+from ..utils import _validate_type, logger, verbose
 
 __all__ = ["PreparedSubject", "prepare"]
 
@@ -35,25 +35,22 @@ class PreparedSubject:
 
 def _reader(dataset, path, subjects):
     """The corpus reader behind a name, a reader or a corpus dataset."""
+    kinds = (str, CorpusReader, CorpusMOABBDataset, CorpusWindowsDataset)
+    _validate_type(dataset, kinds, "dataset")
     if isinstance(dataset, CorpusReader):
         return dataset
     if isinstance(dataset, (CorpusMOABBDataset, CorpusWindowsDataset)):
         return dataset.reader
-    if isinstance(dataset, str):
-        from .datasets import resolve_dataset
+    from .datasets import resolve_dataset
 
-        spec = resolve_dataset(dataset, path=path, subjects=subjects)
-        reader = getattr(spec.dataset, "reader", None)
-        if isinstance(reader, CorpusReader):
-            return reader
-        raise ValueError(
-            f"Invalid value for the 'dataset' parameter. prepare builds the cache of "
-            f"the corpora (seeddv, chisco-read, ...; 'neurosketch list datasets'), "
-            f"but got {dataset!r}, a MOABB dataset that MOABB caches itself."
-        )
-    raise TypeError(
-        "dataset must be a corpus name, a CorpusReader or a corpus dataset, got "
-        f"{type(dataset).__name__}."
+    spec = resolve_dataset(dataset, path=path, subjects=subjects)
+    reader = getattr(spec.dataset, "reader", None)
+    if isinstance(reader, CorpusReader):
+        return reader
+    raise ValueError(
+        f"Invalid value for the 'dataset' parameter. prepare builds the cache of "
+        f"the corpora (seeddv, chisco-read, ...; 'neurosketch list datasets'), "
+        f"but got {dataset!r}, a MOABB dataset that MOABB caches itself."
     )
 
 
@@ -95,14 +92,11 @@ def prepare(
         (simulated corpora: the simulated ones).
     path : path-like | None
         The corpus folder (see ``resolve_dataset``).
-    cache_dir : path-like | None
-        The cache folder; ``None`` uses the default
-        (``MNE_NEUROSKETCH_CACHE_DIR``, else ``<MNE_DATA>/neurosketch_cache``).
+    %(cache_dir)s
         With Dask, every worker must see it (a shared file system).
-    scheduler : str | None
-        Address of a running Dask scheduler; each subject is one task.
-    n_workers : int | None
-        Prepare on a local Dask cluster of this many processes.
+    %(scheduler)s
+        Each subject is one task.
+    %(n_workers)s
     progress : bool
         Show a progress bar over subjects (and, when serial, the current
         subject's runs).

@@ -335,9 +335,9 @@ class Paper(Protocol):
     name = "paper"
 
     def __init__(self, method: str = "n_fold"):
-        if method not in ("n_fold", "simple"):
-            raise ValueError(f"method must be 'n_fold' or 'simple', got {method!r}.")
-        self.method = method
+        from ..utils import _check_option  # here: the CLI's help imports this module
+
+        self.method = _check_option("method", method, ("n_fold", "simple"))
 
     def describe(self) -> str:  # noqa: D102
         if self.method == "simple":

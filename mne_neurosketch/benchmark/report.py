@@ -210,10 +210,6 @@ def _save(fig, out: Path, stem: str, formats) -> list[Path]:
 
 def _figures(df, out, reference, formats, stats) -> list[Path]:
     """MOABB's score, paired, significance and meta-analysis figures."""
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg", force=True)
     from moabb.analysis import plotting as mplt
     from moabb.analysis.chance_level import chance_by_chance
 
@@ -362,7 +358,10 @@ def _report_protocol(store, folds, protocol, out, reference, formats, title, plo
         level = moabb_log.level
         moabb_log.setLevel(logging.ERROR)  # its name-shortening notices
         try:
-            with warnings.catch_warnings():
+            import matplotlib.pyplot as plt
+
+            # Interactive mode off: no window opens, and the user's backend is kept.
+            with warnings.catch_warnings(), plt.ioff():
                 warnings.simplefilter("ignore")
                 figures = _figures(df, out, reference, formats, stats)
         except Exception as err:  # noqa: BLE001 - tables are written regardless

@@ -34,9 +34,15 @@ from tqdm.auto import tqdm
 
 from ..datasets._array import WindowsArray, dataset_targets
 from ..datasets.base import CorpusMOABBDataset, CorpusWindowsDataset
-from ..utils import logger, verbose
+from ..utils import _validate_type, logger, verbose
 from .datasets import BenchmarkDataset, resolve_dataset
-from .pipelines import PIPELINES, _stable, pipeline_params, resolve_model_name
+from .pipelines import (
+    PIPELINES,
+    _stable,
+    params_hash,
+    pipeline_params,
+    resolve_model_name,
+)
 from .protocols import Fold, Protocol, make_protocol
 from .store import FitRecord, ResultsStore, _as_store, fit_key
 
@@ -59,6 +65,10 @@ class RunSummary:
         Fits that raised (not written; a rerun retries them).
     failures : list of str
         One line per failed fit.
+    settings : dict
+        Per dataset code, what the run resolved: ``"protocol"`` (its
+        description), ``"subjects"`` and ``"budget"`` (the training budget of
+        each deep pipeline: ``max_epochs``, ``batch_size``, ``patience``).
     """
 
     n_total: int = 0
@@ -66,6 +76,7 @@ class RunSummary:
     n_run: int = 0
     n_failed: int = 0
     failures: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +86,7 @@ class _Task:
     pipeline_name: str
     estimator: BaseEstimator
     params_hash: str
+    data_hash: str
     fold: Fold
     dataset: str
     protocol: str
@@ -103,14 +115,21 @@ def _paradigm_params(paradigm) -> dict:
     return out
 
 
-def _fit_hash(estimator, paradigm, scale=1.0) -> tuple[str, dict]:
+def _fit_hash(estimator, paradigm, scale=1.0) -> tuple[str, str, dict]:
+    """The pipeline's :func:`~.pipelines.params_hash`, the data's hash, both inputs.
+
+    The data hash covers what decides the trials (the paradigm's settings and
+    the scale); it is a key field of its own so that the ``params_hash``
+    column is exactly ``params_hash(estimator)``.
+    """
     params = {
         "pipeline": pipeline_params(estimator),
         "paradigm": _paradigm_params(paradigm),
         "scale": scale,
     }
-    text = json.dumps(params, sort_keys=True, default=str)
-    return sha1(text.encode()).hexdigest()[:12], params
+    data = {name: params[name] for name in ("paradigm", "scale")}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return params_hash(estimator), sha1(text.encode()).hexdigest()[:12], params
 
 
 def _device_of(estimator) -> str:
@@ -203,6 +222,7 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
                 fold=task.fold.index,
                 pipeline=task.pipeline_name,
                 params_hash=task.params_hash,
+                data_hash=task.data_hash,
                 score=score,
                 fit_time=fit_time,
                 score_time=score_time,
@@ -238,6 +258,7 @@ def _task_keys(task: _Task) -> list[str]:
             fold.index,
             task.pipeline_name,
             task.params_hash,
+            task.data_hash,
         )
         for s in sessions
     ]
@@ -446,8 +467,10 @@ def run_benchmark(
     pipelines,
     *,
     protocol="default",
+    protocol_params=None,
     results="results.sqlite",
     subjects=None,
+    budget=None, device="auto", random_state=42,  # for pipelines given by name
     scheduler=None,
     n_workers=None,
     progress: bool = True,
@@ -459,29 +482,48 @@ def run_benchmark(
     fold, pipeline and parameters) are skipped, so an interrupted run resumes
     where it stopped. Each finished fit is committed at once.
 
+    Every default of a dataset (its protocol and the protocol's parameters,
+    its subjects, the training budget of the deep pipelines) is applied here,
+    so the ``neurosketch benchmark`` command, which only parses its arguments
+    and calls this function, runs the same fits.
+
     Parameters
     ----------
     datasets : str | BenchmarkDataset | list of them
         Dataset names (see :func:`~mne_neurosketch.benchmark.resolve_dataset`)
         or resolved datasets.
-    pipelines : dict | list of str
-        ``{name: estimator}`` (any scikit-learn estimator taking MOABB's
-        arrays) or names of :data:`~mne_neurosketch.benchmark.PIPELINES`
-        (built with their defaults).
+    pipelines : list of str | dict
+        Names of :data:`~mne_neurosketch.benchmark.PIPELINES`, built for each
+        dataset with its training budget (see ``budget``), ``device`` and
+        ``random_state``; or ``{name: estimator}`` (any scikit-learn estimator
+        taking MOABB's arrays), used as given.
     protocol : str | Protocol
         ``"default"`` uses each dataset's default protocol (MOABB datasets:
-        ``"within-session"``; the corpora: the paper's). Otherwise a name of
+        ``"within-session"``; the corpora: the paper's) with the dataset's
+        parameters for it. Otherwise a name of
         :data:`~mne_neurosketch.benchmark.PROTOCOLS` or a protocol object.
+    protocol_params : dict | None
+        Parameters of a protocol given by name, over the dataset's own (e.g.
+        ``{"method": "n_fold"}``, ``{"n_splits": 3}``, ``{"group": "run"}``);
+        parameters the protocol does not take are ignored.
     results : path-like | ResultsStore
         The results file.
     subjects : list of int | None
         Subjects to run; ``None`` uses each dataset's default subjects.
-    scheduler : str | None
-        Address of a running Dask scheduler (``tcp://host:8786``) to send the
-        fits to.
-    n_workers : int | None
-        Start a local Dask cluster with this many worker processes (one fit
-        at a time each). ``None`` with no ``scheduler`` runs in this process.
+    budget : dict | None
+        Training budget of the deep pipelines given by name, over the
+        dataset's own (the ``budget`` of its
+        :class:`~mne_neurosketch.benchmark.BenchmarkDataset`, e.g. 10 epochs
+        on the simulated corpora): ``max_epochs``, ``batch_size``, ``patience`` or
+        any other :class:`~mne_neurosketch.NeuroSketchClassifier` parameter.
+    device : str
+        Device of the deep pipelines given by name (``"auto"``, ``"cpu"``,
+        ``"cuda"``, ``"cuda:N"``).
+    random_state : int | None
+        Seed of the pipelines given by name and of the protocols that shuffle
+        (within-session).
+    %(scheduler)s
+    %(n_workers)s
     progress : bool
         Show a progress bar over the fits (its total known from the start)
         and, for fits run in this process, a second line over the epochs of
@@ -512,18 +554,31 @@ def run_benchmark(
     specs = [
         d if isinstance(d, BenchmarkDataset) else resolve_dataset(d) for d in datasets
     ]
-    if isinstance(pipelines, Mapping):
-        estimators = dict(pipelines)
-    else:
-        from .pipelines import make_pipelines
-
-        estimators = make_pipelines(list(pipelines))
-    if not estimators:
+    _validate_type(pipelines, (Mapping, list, tuple, str), "pipelines")
+    if isinstance(pipelines, str):
+        pipelines = [pipelines]
+    if not pipelines:
         raise ValueError("No pipelines given; pass at least one model.")
+    _validate_type(protocol_params, (dict, None), "protocol_params")
+    _validate_type(budget, (dict, None), "budget")
+    summary = RunSummary()
+    plans = [
+        _plan(
+            spec,
+            _protocol_for(spec, protocol, protocol_params, random_state),
+            subjects,
+            _pipelines_for(spec, pipelines, budget, device, random_state),
+        )
+        for spec in specs
+    ]
+    for plan in plans:
+        summary.settings[plan.spec.code] = plan.settings()
+        logger.info(f"{plan.spec.code}: {plan.settings()}")
     gpu = (
         any(
             str(value).startswith(("cuda", "auto"))
-            for est in estimators.values()
+            for plan in plans
+            for est in plan.estimators.values()
             for name, value in est.get_params().items()
             if _is_device_param(name)
         )
@@ -533,11 +588,9 @@ def run_benchmark(
         executor = _Dask(scheduler=scheduler, n_workers=n_workers, gpu=gpu)
     else:
         executor = _Serial(progress=progress)
-    summary = RunSummary()
     done = store.keys()
-    wanted = []  # (dataset code, protocol id, pipeline, params hash)
+    wanted = []  # (dataset code, protocol id, pipeline, params hash, data hash)
     try:
-        plans = [_plan(spec, protocol, subjects, estimators) for spec in specs]
         # The total comes from the protocols before any data is loaded, and is
         # corrected when a subject's trials give another number of folds.
         bar = tqdm(
@@ -590,6 +643,7 @@ def run_benchmark(
             + "\n".join(summary.failures)
         )
         err.summary = summary
+        err.results = df
         raise err
     return df
 
@@ -631,12 +685,8 @@ def _select(df: pd.DataFrame, wanted) -> pd.DataFrame:
     if df.empty:
         return df
     keys = set(wanted)
-    mask = [
-        (d, p, n, h) in keys
-        for d, p, n, h in zip(
-            df["dataset"], df["protocol"], df["pipeline"], df["params_hash"]
-        )
-    ]
+    columns = ("dataset", "protocol", "pipeline", "params_hash", "data_hash")
+    mask = [key in keys for key in zip(*(df[c] for c in columns))]
     return df[np.asarray(mask, bool)].reset_index(drop=True)
 
 
@@ -650,8 +700,24 @@ class _Plan:
     subjects: list
     estimators: dict
     inputs: dict  # pipeline name -> input kind
-    hashes: dict  # pipeline name -> (hash, params)
+    hashes: dict  # pipeline name -> (params hash, data hash, params)
     wanted: list = field(default_factory=list)
+
+    def settings(self) -> dict:
+        """What was resolved for this dataset (see :class:`RunSummary`)."""
+        budget = {
+            name: {
+                key: est.get_params()[key]
+                for key in ("max_epochs", "batch_size", "patience")
+                if key in est.get_params()
+            }
+            for name, est in self.estimators.items()
+            if _uses_device(est)
+        }
+        return dict(
+            protocol=self.protocol.describe(), subjects=list(self.subjects),
+            budget=budget,
+        )
 
     def expected_fits(self, unit=None) -> int | None:
         """Fits expected for ``unit`` (default: every subject), before loading."""
@@ -705,12 +771,13 @@ class _Plan:
             tasks = {kind: [] for kind in loaded}
             for fold in folds:
                 for name, estimator in self.estimators.items():
-                    h, params = self.hashes[name]
+                    h, data_h, params = self.hashes[name]
                     tasks[self.inputs[name]].append(
                         _Task(
                             pipeline_name=name,
                             estimator=estimator,
                             params_hash=h,
+                            data_hash=data_h,
                             fold=fold,
                             dataset=self.spec.code,
                             protocol=self.protocol_id,
@@ -725,14 +792,39 @@ class _Plan:
             yield unit, tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
 
 
-def _plan(spec: BenchmarkDataset, protocol, subjects, estimators) -> _Plan:
+def _protocol_for(spec: BenchmarkDataset, protocol, params, random_state) -> Protocol:
+    """The protocol to run on ``spec``: the dataset's defaults, then ``params``."""
     if isinstance(protocol, Protocol):
-        proto = protocol
-    elif protocol in (None, "default"):
-        proto = make_protocol(spec.default_protocol, **spec.protocol_params)
-    else:
-        params = spec.protocol_params if protocol == spec.default_protocol else {}
-        proto = make_protocol(protocol, **params)
+        if params:
+            raise ValueError(
+                "protocol_params applies to a protocol given by name; set the "
+                f"parameters of the {type(protocol).__name__} object instead."
+            )
+        return protocol
+    _validate_type(protocol, (str, Protocol, None), "protocol")
+    name = spec.default_protocol if protocol in (None, "default") else protocol
+    merged = {"random_state": random_state}  # dropped by protocols that do not shuffle
+    if name == spec.default_protocol:
+        merged.update(spec.protocol_params)
+    merged.update(params or {})
+    return make_protocol(name, **merged)
+
+
+def _pipelines_for(spec: BenchmarkDataset, pipelines, budget, device, random_state):
+    """Estimators given as objects as they are; names built with ``spec``'s budget."""
+    if isinstance(pipelines, Mapping):
+        return dict(pipelines)
+    from .pipelines import make_pipelines
+
+    return make_pipelines(
+        list(pipelines),
+        device=device,
+        random_state=random_state,
+        **{**spec.budget, **(budget or {})},
+    )
+
+
+def _plan(spec: BenchmarkDataset, proto: Protocol, subjects, estimators) -> _Plan:
     subjects = list(spec.subjects if subjects is None else subjects)
     spec.check_subjects(subjects)
     proto_id = proto.id
@@ -749,7 +841,7 @@ def _plan(spec: BenchmarkDataset, protocol, subjects, estimators) -> _Plan:
         for name, est in estimators.items()
     }
     plan = _Plan(spec, proto, proto_id, subjects, estimators, inputs, hashes)
-    plan.wanted = [(spec.code, proto_id, name, hashes[name][0]) for name in estimators]
+    plan.wanted = [(spec.code, proto_id, name, *hashes[name][:2]) for name in estimators]
     return plan
 
 

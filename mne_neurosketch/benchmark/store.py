@@ -13,7 +13,6 @@ finished fits and two writers racing on the same fit keep one row.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 import time
@@ -51,6 +50,8 @@ _COLUMNS = (
     ("versions", "TEXT"),
     ("host", "TEXT"),
     ("created", "REAL"),
+    # Last: added to files written before it (ALTER TABLE appends).
+    ("data_hash", "TEXT DEFAULT ''"),
 )
 _COLUMN_NAMES = tuple(name for name, _ in _COLUMNS)
 # What identifies a fit: the same values mean the same computation.
@@ -62,6 +63,7 @@ _KEY_FIELDS = (
     "fold",
     "pipeline",
     "params_hash",
+    "data_hash",
 )
 
 
@@ -73,6 +75,7 @@ def fit_key(
     fold: int,
     pipeline: str,
     params_hash: str,
+    data_hash: str = "",
 ) -> str:
     """Return the key that identifies one fit in the store.
 
@@ -87,6 +90,9 @@ def fit_key(
     params_hash : str
         Hash of the pipeline's parameters (see
         :func:`mne_neurosketch.benchmark.pipelines.params_hash`).
+    data_hash : str
+        Hash of what decides the trials (the paradigm's settings and the
+        scale); ``""`` leaves it out of the key.
 
     Returns
     -------
@@ -94,7 +100,8 @@ def fit_key(
         A 40-character hexadecimal digest.
     """
     parts = (dataset, protocol, str(subject), str(session), str(int(fold)), pipeline)
-    return sha1("\x1f".join(parts + (params_hash,)).encode()).hexdigest()
+    parts += (params_hash,) + ((data_hash,) if data_hash else ())
+    return sha1("\x1f".join(parts).encode()).hexdigest()
 
 
 def package_versions() -> dict[str, str]:
@@ -139,7 +146,8 @@ class FitRecord:
     pipeline : str
         Pipeline name.
     params_hash : str
-        Hash of the pipeline parameters.
+        Hash of the pipeline parameters: :func:`~mne_neurosketch.benchmark.params_hash` of
+        the pipeline.
     score : float
         The protocol's main score (accuracy or ROC AUC).
     fit_time, score_time : float
@@ -160,6 +168,9 @@ class FitRecord:
         Host name of the machine that ran the fit.
     created : float
         Unix time the record was made.
+    data_hash : str
+        Hash of what decides the trials (the paradigm's settings and the
+        scale), part of the key.
     """
 
     dataset: str
@@ -183,6 +194,7 @@ class FitRecord:
     versions: dict = field(default_factory=package_versions)
     host: str = field(default_factory=socket.gethostname)
     created: float = field(default_factory=time.time)
+    data_hash: str = ""
 
     @property
     def key(self) -> str:
@@ -260,12 +272,20 @@ class ResultsStore:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                 (_SCHEMA_VERSION,),
             )
-            con.execute("COMMIT")
             found = con.execute(
                 "SELECT value FROM meta WHERE name='schema_version'"
             ).fetchone()[0]
             have = {row[1] for row in con.execute("PRAGMA table_info(fits)")}
+            if found == _SCHEMA_VERSION and "data_hash" not in have:
+                # A file from before the data hash: its rows stay readable.
+                con.execute(
+                    "ALTER TABLE fits ADD COLUMN data_hash TEXT DEFAULT ''"
+                )
+                have.add("data_hash")
+            con.execute("COMMIT")
         except sqlite3.DatabaseError as err:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise sqlite3.DatabaseError(
                 f"{self.path} is not a usable results store ({err}); give another "
                 "--results path or move this file away."
@@ -365,8 +385,9 @@ class ResultsStore:
         df : pandas.DataFrame
             The results.
         """
-        if level not in ("moabb", "fold"):
-            raise ValueError(f"level must be 'moabb' or 'fold', got {level!r}.")
+        from ..utils import _check_option  # here: the module also loads on its own
+
+        _check_option("level", level, ("moabb", "fold"))
         unknown = set(where) - set(_COLUMN_NAMES)
         if unknown:
             raise ValueError(
@@ -383,6 +404,7 @@ class ResultsStore:
             con.close()
         for name in ("params", "scores", "versions"):
             df[name] = [json.loads(v) if v else {} for v in df[name]]
+        df["data_hash"] = df["data_hash"].fillna("")
         df = df.sort_values(
             ["dataset", "protocol", "pipeline", "subject", "session", "fold"]
         )
@@ -409,6 +431,7 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
         "protocol",
         "n_folds",
         "params_hash",
+        "data_hash",
         "device",
     ]
     if df.empty:
@@ -416,7 +439,8 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
     extra = sorted({name for scores in df["scores"] for name in scores})
     for name in extra:
         df[f"score_{name}"] = [scores.get(name) for scores in df["scores"]]
-    groups = ["dataset", "protocol", "pipeline", "params_hash", "subject", "session"]
+    groups = ["dataset", "protocol", "pipeline", "params_hash", "data_hash"]
+    groups += ["subject", "session"]
     agg = {
         "score": ("score", "mean"),
         "time": ("fit_time", "mean"),
@@ -437,11 +461,7 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_store(results) -> ResultsStore:
-    if isinstance(results, ResultsStore):
-        return results
-    if isinstance(results, (str, os.PathLike)):
-        return ResultsStore(results)
-    raise TypeError(
-        "results must be a path to a results file or a ResultsStore, got "
-        f"{type(results)}."
-    )
+    from ..utils import _validate_type
+
+    _validate_type(results, ("path-like", ResultsStore), "results")
+    return results if isinstance(results, ResultsStore) else ResultsStore(results)
