@@ -103,11 +103,11 @@ class SSVEPEpochsAdapter(ClassifierMixin, BaseEstimator):
             if len(freqs) != len(classes):
                 raise ValueError(
                     f"Invalid value for the 'freqs' parameter: {len(freqs)} "
-                    f"frequencies for {len(classes)} classes {list(classes)}. Give "
+                    f"frequencies for {len(classes)} classes {classes.tolist()}. Give "
                     "one stimulus frequency per class, in sorted label order."
                 )
             freqs = dict(zip(classes, freqs))
-        missing = [c for c in classes if freqs.get(c) is None]
+        missing = [c for c in classes.tolist() if freqs.get(c) is None]
         if missing:
             raise ValueError(
                 f"Invalid value for the 'freqs' parameter: class(es) {missing} have "
@@ -172,7 +172,8 @@ class SSVEPEpochsAdapter(ClassifierMixin, BaseEstimator):
         """Scores of each class (rows sum to 1), in ``classes_`` order."""
         check_is_fitted(self, "estimator_")
         proba = np.asarray(self.estimator_.predict_proba(self._epochs(X)))
-        order = [list(self.estimator_.classes_).index(self.event_names_[c])
+        # both MOABB classifiers order their scores as their sorted labels
+        order = [list(self.estimator_.freqs_).index(self.event_names_[c])
                  for c in self.classes_]
         return proba[:, order]
 
