@@ -158,7 +158,18 @@ def resolve_model(name: str) -> ModelEntry:
 
 
 def get_model(name: str) -> type:
-    """The model class of a name or alias (see :func:`resolve_model`)."""
+    """The model class of a name or alias.
+
+    Parameters
+    ----------
+    name : str
+        A model name or alias (see :func:`resolve_model`).
+
+    Returns
+    -------
+    cls : type
+        The model class (a braindecode model).
+    """
     return resolve_model(name).cls
 
 
@@ -173,6 +184,7 @@ def model_names(*, own_only: bool = False) -> list:
     Returns
     -------
     names : list of str
+        The names, in registry order.
     """
     if own_only:
         return list(OWN_MODELS)
