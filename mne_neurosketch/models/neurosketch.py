@@ -271,6 +271,8 @@ def _check_stages(depths, widths, head_dim, seg_dim):
 class NeuroSketchLarge(NeuroSketch):
     """NeuroSketch-Large: :class:`NeuroSketch` with ``preset="large"``.
 
+    :bdg-success:`Convolution`
+
     The paper's larger configuration (stage depths ``(3, 3, 3, 3)``, widths
     ``(96, 144, 256, 384)``, 4.21 M parameters at 40 classes) as a class of
     its own, so that it has a name in the model registry and in braindecode's
