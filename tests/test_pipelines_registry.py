@@ -133,8 +133,10 @@ def test_cca_decodes_stimulus_frequencies(rng):
 
 def test_ssvep_adapter_errors(rng):
     X, y = _ssvep(rng)
-    with pytest.raises(ValueError, match="needs the sampling frequency"):
+    with pytest.raises(ValueError, match=r"'CCA' pipeline needs sfreq=\.\.\., freqs="):
         make_pipeline("CCA")
+    with pytest.raises(ValueError, match=r"'FBCNet-customary' pipeline needs sfreq"):
+        make_pipeline("FBCNet-customary", freqs=FREQS)
     with pytest.raises(ValueError, match=r"class\(es\) \[1\] have no stimulus"):
         SSVEPEpochsAdapter(SSVEP_CCA(), SFREQ, [9.0, None]).fit(X, y)
     with pytest.raises(ValueError, match="1 frequencies for 2 classes"):
@@ -145,7 +147,7 @@ def test_ssvep_adapter_errors(rng):
 
 def test_customary_pipelines_are_plain_eeg_classifiers(rng):
     for model, recipe in CUSTOMARY_RECIPES.items():
-        est = make_pipeline(f"{model}-customary", max_epochs=7)
+        est = make_pipeline(f"{model}-customary", max_epochs=7, sfreq=SFREQ)
         assert isinstance(est, EEGClassifier)
         assert not isinstance(est, NeuroSketchClassifier)
         assert est.criterion is torch.nn.CrossEntropyLoss

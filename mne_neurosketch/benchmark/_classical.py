@@ -179,13 +179,7 @@ class SSVEPEpochsAdapter(ClassifierMixin, BaseEstimator):
 
 
 def _ssvep(kind):
-    def build(*, sfreq=None, freqs=None, **_):
-        if sfreq is None or freqs is None:
-            raise ValueError(
-                f"The {kind} pipeline needs the sampling frequency and the stimulus "
-                f"frequency of each class: make_pipeline({kind!r}, sfreq=..., "
-                "freqs=[...])."
-            )
+    def build(*, sfreq, freqs, **_):
         from moabb.pipelines import SSVEP_CCA, SSVEP_TRCA
 
         # TRCA's filter bank has at most one band per stimulus frequency.

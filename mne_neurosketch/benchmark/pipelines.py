@@ -73,6 +73,9 @@ class PipelineSpec:
     build : callable | None
         Builder of classical pipelines (keyword arguments of
         :func:`make_pipeline`).
+    needs : tuple of str
+        Keyword arguments :func:`make_pipeline` must be given (facts about the
+        data that arrays do not carry, e.g. ``sfreq``).
     """
 
     name: str
@@ -82,6 +85,7 @@ class PipelineSpec:
     description: str
     recipe: str | None = None
     build: Callable | None = None
+    needs: tuple = ()
 
 
 #: braindecode models the benchmark compares against, in listing order.
@@ -89,23 +93,29 @@ BASELINES = ("EEGNet", "ShallowFBCSPNet", "Deep4Net", "EEGConformer", "ATCNet",
              "EEGInceptionERP", "FBCNet", "IFNet", "EEGNeX")
 
 
+#: Networks that design a filter bank in Hz inside them, from ``sfreq``.
+_NEED_SFREQ = ("FBCNet", "IFNet")
+
+
 def _deep(model, recipe="shared"):
     entry = resolve_model(model)
+    needs = ("sfreq",) if entry.name in _NEED_SFREQ else ()
     if recipe == "shared":
         return PipelineSpec(entry.name, "deep", "signal", entry.name,
-                            entry.description, "shared")
+                            entry.description, "shared", needs=needs)
     return PipelineSpec(entry.name + CUSTOMARY_SUFFIX, "deep", "signal", entry.name,
                         f"{entry.description}, its customary braindecode recipe",
-                        "customary")
+                        "customary", needs=needs)
 
 
-def _classical(name, input, description):
+def _classical(name, input, description, needs=()):
     def build(**kwargs):
         from ._classical import BUILDERS  # scikit-learn, imported on use
 
         return BUILDERS[name](**kwargs)
 
-    return PipelineSpec(name, "classical", input, None, description, build=build)
+    return PipelineSpec(name, "classical", input, None, description, build=build,
+                        needs=needs)
 
 
 _CLASSICAL = (
@@ -121,9 +131,9 @@ _CLASSICAL = (
      "ERP: Xdawn covariances, tangent space, logistic regression (MOABB)"),
     ("XdawnMDM", "signal", "ERP: Xdawn covariances, MDM (MOABB)"),
     ("CCA", "signal", "SSVEP: canonical correlation with the stimulus sinusoids "
-     "(MOABB SSVEP_CCA; needs sfreq= and freqs=)"),
+     "(MOABB SSVEP_CCA; needs sfreq= and freqs=)", ("sfreq", "freqs")),
     ("TRCA", "signal", "SSVEP: task-related component analysis (MOABB SSVEP_TRCA; "
-     "needs sfreq= and freqs=)"),
+     "needs sfreq= and freqs=)", ("sfreq", "freqs")),
 )
 
 PIPELINES: dict[str, PipelineSpec] = {
@@ -212,6 +222,14 @@ def make_pipeline(
         The estimator.
     """
     spec = PIPELINES[resolve_model_name(name)]
+    missing = [key for key in spec.needs if kwargs.get(key) is None]
+    if missing:
+        given = ", ".join(f"{key}=..." for key in missing)
+        raise ValueError(
+            f"The {spec.name!r} pipeline needs {given}, which arrays do not carry: "
+            f"make_pipeline({spec.name!r}, {given}). run_benchmark builds pipelines "
+            "from names without them; pass it {name: make_pipeline(name, ...)}."
+        )
     if spec.kind == "classical":
         return spec.build(**kwargs)
     budget = dict(max_epochs=max_epochs, batch_size=batch_size, device=device,
