@@ -77,3 +77,17 @@ def test_estimator_and_pipelines_resolve_from_the_registry():
     for spec in PIPELINES.values():
         if spec.kind == "deep":
             assert resolve_model(spec.module).name == spec.module
+
+
+@pytest.mark.parametrize("shape", [(8, 512, 4), (4, 205, 2)], ids=["kalunga", "muse"])
+def test_baselines_build_on_the_real_datasets_shapes(shape):
+    """Kalunga2016: 8 channels x 2 s at 256 Hz, 4 classes; Muse P300: 4 x 0.8 s."""
+    from mne_neurosketch.benchmark.pipelines import BASELINES
+
+    n_chans, n_times, n_outputs = shape
+    x = torch.randn(2, n_chans, n_times)
+    for name in BASELINES:
+        model = get_model(name)(n_chans=n_chans, n_times=n_times,
+                                n_outputs=n_outputs, sfreq=256.0).eval()
+        with torch.no_grad():
+            assert model(x).shape == (2, n_outputs), name
