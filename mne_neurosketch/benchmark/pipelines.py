@@ -104,7 +104,8 @@ def _deep(model, recipe="shared"):
         return PipelineSpec(entry.name, "deep", "signal", entry.name,
                             entry.description, "shared", needs=needs)
     return PipelineSpec(entry.name + CUSTOMARY_SUFFIX, "deep", "signal", entry.name,
-                        f"{entry.description}, its customary braindecode recipe",
+                        f"{entry.name}, customary braindecode recipe (cross-entropy, "
+                        "AdamW, cosine, no augmentation)",
                         "customary", needs=needs)
 
 
