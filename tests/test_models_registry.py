@@ -11,7 +11,7 @@ from mne_neurosketch import models
 from mne_neurosketch.benchmark.pipelines import PIPELINES
 from mne_neurosketch.estimator import _resolve_module, _trusted_classes
 from mne_neurosketch.models import NeuroSketch, NeuroSketchLarge, NeuroSketchSD
-from mne_neurosketch.models.registry import get_model, registry, resolve_model
+from mne_neurosketch.models.registry import BASELINES, get_model, registry, resolve_model
 
 
 def test_large_is_the_large_preset_weight_for_weight():
@@ -82,8 +82,6 @@ def test_estimator_and_pipelines_resolve_from_the_registry():
 @pytest.mark.parametrize("shape", [(8, 512, 4), (4, 205, 2)], ids=["kalunga", "muse"])
 def test_baselines_build_on_the_real_datasets_shapes(shape):
     """Kalunga2016: 8 channels x 2 s at 256 Hz, 4 classes; Muse P300: 4 x 0.8 s."""
-    from mne_neurosketch.benchmark.pipelines import BASELINES
-
     n_chans, n_times, n_outputs = shape
     x = torch.randn(2, n_chans, n_times)
     for name in BASELINES:

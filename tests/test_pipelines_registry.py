@@ -15,7 +15,7 @@ from skorch.callbacks import LRScheduler
 
 from mne_neurosketch.alignment import RiemannianAlignment
 from mne_neurosketch.benchmark._classical import SSVEPEpochsAdapter
-from mne_neurosketch.benchmark._customary import CUSTOMARY_RECIPES
+from mne_neurosketch.benchmark._customary import make_customary
 from mne_neurosketch.benchmark.pipelines import (
     PIPELINES,
     make_pipeline,
@@ -24,6 +24,7 @@ from mne_neurosketch.benchmark.pipelines import (
     resolve_model_name,
 )
 from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch.models.registry import BASELINES, resolve_model
 
 SFREQ = 128.0
 FREQS = (9.0, 13.0)  # stimulus frequency of classes 0 and 1
@@ -146,7 +147,8 @@ def test_ssvep_adapter_errors(rng):
 
 
 def test_customary_pipelines_are_plain_eeg_classifiers(rng):
-    for model, recipe in CUSTOMARY_RECIPES.items():
+    for model in BASELINES:
+        recipe = resolve_model(model).recipe
         est = make_pipeline(f"{model}-customary", max_epochs=7, sfreq=SFREQ)
         assert isinstance(est, EEGClassifier)
         assert not isinstance(est, NeuroSketchClassifier)
@@ -165,6 +167,8 @@ def test_customary_pipelines_are_plain_eeg_classifiers(rng):
     assert resolve_model_name("xdawn+mdm") == "XdawnMDM"
     with pytest.raises(ValueError, match="Unknown model 'NeuroSketch-customary'"):
         resolve_model_name("NeuroSketch-customary")
+    with pytest.raises(ValueError, match="'model' parameter.*got 'NeuroSketch'"):
+        make_customary("NeuroSketch")
 
 
 def test_customary_fit_is_seeded_and_hash_is_stable(rng):

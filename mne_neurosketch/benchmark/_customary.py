@@ -4,8 +4,9 @@ The benchmark trains every network with the shared NeuroSketch recipe; these
 pipelines train a braindecode model the way braindecode's examples do, so a
 reader can tell the architecture from the recipe: a plain
 :class:`braindecode.EEGClassifier`, cross-entropy, AdamW at the model's usual
-learning rate, a cosine schedule over the epochs, no mixup and no
-augmentation, no validation split (a fixed number of epochs).
+learning rate (``ModelEntry.recipe`` in the model registry), a cosine
+schedule over the epochs, no mixup and no augmentation, no validation split
+(a fixed number of epochs).
 """
 
 # License: BSD (3-clause)
@@ -17,24 +18,10 @@ import torch
 from braindecode import EEGClassifier
 from skorch.callbacks import LRScheduler
 
-from ..models.registry import resolve_model
+from ..models.registry import BASELINES, resolve_model
 
-__all__ = ["CUSTOMARY_RECIPES", "CustomaryEEGClassifier", "make_customary"]
+__all__ = ["CustomaryEEGClassifier", "make_customary"]
 
-#: Learning rate and weight decay (AdamW) per model: braindecode's trialwise
-#: decoding examples for ShallowFBCSPNet and Deep4Net, the authors' optimiser
-#: settings otherwise (Adam at 1e-3; EEGConformer 2e-4).
-CUSTOMARY_RECIPES = {
-    "EEGNet": dict(lr=1e-3, weight_decay=0.0),
-    "ShallowFBCSPNet": dict(lr=0.0625 * 0.01, weight_decay=0.0),
-    "Deep4Net": dict(lr=1 * 0.01, weight_decay=0.5 * 0.001),
-    "EEGConformer": dict(lr=2e-4, weight_decay=0.0),
-    "ATCNet": dict(lr=1e-3, weight_decay=0.0),
-    "EEGInceptionERP": dict(lr=1e-3, weight_decay=0.0),
-    "FBCNet": dict(lr=1e-3, weight_decay=0.0),
-    "IFNet": dict(lr=1e-3, weight_decay=0.0),
-    "EEGNeX": dict(lr=1e-3, weight_decay=0.0),
-}
 #: Training budget of the customary recipe (braindecode's examples use 16-64).
 CUSTOMARY_BATCH_SIZE = 32
 CUSTOMARY_MAX_EPOCHS = 100
@@ -80,7 +67,8 @@ def make_customary(
     Parameters
     ----------
     model : str
-        A model of :data:`CUSTOMARY_RECIPES` (or its alias).
+        A model of the registry with a customary recipe (``ModelEntry.recipe``:
+        the benchmark's braindecode baselines), or its alias.
     max_epochs, batch_size : int | None
         Training budget; ``None`` keeps the recipe's (100 epochs, batch 32).
     device : str
@@ -99,12 +87,12 @@ def make_customary(
         The estimator.
     """
     entry = resolve_model(model)
-    if entry.name not in CUSTOMARY_RECIPES:
+    recipe = entry.recipe
+    if recipe is None:
         raise ValueError(
             f"Invalid value for the 'model' parameter. Allowed values are "
-            f"{', '.join(CUSTOMARY_RECIPES)}, but got {model!r} instead."
+            f"{', '.join(BASELINES)}, but got {model!r} instead."
         )
-    recipe = CUSTOMARY_RECIPES[entry.name]
     epochs = CUSTOMARY_MAX_EPOCHS if max_epochs is None else int(max_epochs)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..models.registry import resolve_model
+from ..models.registry import BASELINES, resolve_model
 
 # scikit-learn and torch are imported where they are used: 'neurosketch list'
 # reads PIPELINES and must not wait for them.
@@ -88,18 +88,9 @@ class PipelineSpec:
     needs: tuple = ()
 
 
-#: braindecode models the benchmark compares against, in listing order.
-BASELINES = ("EEGNet", "ShallowFBCSPNet", "Deep4Net", "EEGConformer", "ATCNet",
-             "EEGInceptionERP", "FBCNet", "IFNet", "EEGNeX")
-
-
-#: Networks that design a filter bank in Hz inside them, from ``sfreq``.
-_NEED_SFREQ = ("FBCNet", "IFNet")
-
-
 def _deep(model, recipe="shared"):
     entry = resolve_model(model)
-    needs = ("sfreq",) if entry.name in _NEED_SFREQ else ()
+    needs = entry.needs
     if recipe == "shared":
         return PipelineSpec(entry.name, "deep", "signal", entry.name,
                             entry.description, "shared", needs=needs)

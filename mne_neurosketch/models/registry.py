@@ -39,6 +39,12 @@ class ModelEntry:
         Keyword arguments the class always has (e.g. ``preset="large"`` for
         ``NeuroSketchLarge``); the estimator refuses ``module_kwargs`` that
         contradict them.
+    recipe : mapping | None
+        The model's customary AdamW ``lr`` and ``weight_decay`` (braindecode
+        baselines of the benchmark); ``None`` for the others.
+    needs : tuple of str
+        Signal parameters the model cannot infer from an array (``"sfreq"``
+        for networks that design filters in Hz).
     """
 
     name: str
@@ -46,6 +52,8 @@ class ModelEntry:
     description: str
     aliases: tuple = ()
     fixed: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    recipe: MappingProxyType | None = None
+    needs: tuple = ()
 
     @property
     def cls(self) -> type:
@@ -61,13 +69,18 @@ def _own(name, module, description, aliases=(), **fixed):
     )
 
 
-def _bd(name, description, aliases=()):
-    return ModelEntry(name, f"braindecode.models:{name}", description, aliases)
+def _bd(name, description, aliases=(), lr=None, weight_decay=0.0, needs=()):
+    recipe = None if lr is None else MappingProxyType(
+        dict(lr=lr, weight_decay=weight_decay))
+    return ModelEntry(name, f"braindecode.models:{name}", description, aliases,
+                      recipe=recipe, needs=needs)
 
 
-#: This package's models, then braindecode's with a curated description
-#: (the baselines of the benchmark); braindecode's other models are added
-#: from ``braindecode.models.util.models_dict`` when first looked up.
+#: This package's models, then the benchmark's braindecode baselines with
+#: their customary learning rate and weight decay (AdamW): braindecode's
+#: trialwise examples for ShallowFBCSPNet and Deep4Net, the authors' settings
+#: otherwise (Adam at 1e-3; EEGConformer 2e-4). braindecode's other models are
+#: added from ``braindecode.models.util.models_dict`` when first looked up.
 _STATIC = (
     _own("NeuroSketch", "neurosketch",
          "NeuroSketch-Base (the paper's default, 1.4 M parameters)",
@@ -76,21 +89,25 @@ _STATIC = (
          ("NeuroSketch-Large",), preset="large"),
     _own("NeuroSketchSD", "neurosketch_sd", "NeuroSketch-SD (21 M parameters)",
          ("NeuroSketch-SD",)),
-    _bd("EEGNet", "braindecode EEGNet (Lawhern et al. 2018)", ("EEGNetv4",)),
+    _bd("EEGNet", "braindecode EEGNet (Lawhern et al. 2018)", ("EEGNetv4",),
+        lr=1e-3),
     _bd("ShallowFBCSPNet", "braindecode ShallowFBCSPNet (Schirrmeister et al. 2017)",
-        ("ShallowConvNet",)),
+        ("ShallowConvNet",), lr=0.0625 * 0.01),
     _bd("Deep4Net", "braindecode Deep4Net (Schirrmeister et al. 2017)",
-        ("DeepConvNet",)),
-    _bd("EEGConformer", "braindecode EEGConformer (Song et al. 2023)"),
-    _bd("ATCNet", "braindecode ATCNet (Altaheri et al. 2023)"),
+        ("DeepConvNet",), lr=1 * 0.01, weight_decay=0.5 * 0.001),
+    _bd("EEGConformer", "braindecode EEGConformer (Song et al. 2023)", lr=2e-4),
+    _bd("ATCNet", "braindecode ATCNet (Altaheri et al. 2023)", lr=1e-3),
     _bd("EEGInceptionERP", "braindecode EEG-Inception for ERPs (Santamaria-Vazquez "
-        "et al. 2020)"),
+        "et al. 2020)", lr=1e-3),
     _bd("FBCNet", "braindecode FBCNet, filter bank inside the network (Mane et al. "
-        "2021)"),
-    _bd("IFNet", "braindecode IFNet, interactive frequency bands (Wang et al. 2023)"),
-    _bd("EEGNeX", "braindecode EEGNeX (Chen et al. 2024)"),
+        "2021)", lr=1e-3, needs=("sfreq",)),
+    _bd("IFNet", "braindecode IFNet, interactive frequency bands (Wang et al. 2023)",
+        lr=1e-3, needs=("sfreq",)),
+    _bd("EEGNeX", "braindecode EEGNeX (Chen et al. 2024)", lr=1e-3),
 )
 OWN_MODELS = tuple(e.name for e in _STATIC if e.target.startswith("mne_neurosketch"))
+#: braindecode models the benchmark compares against (those with a recipe).
+BASELINES = tuple(e.name for e in _STATIC if e.recipe is not None)
 
 _cache: dict = {}
 
