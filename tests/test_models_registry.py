@@ -89,3 +89,21 @@ def test_baselines_build_on_the_real_datasets_shapes(shape):
                                 n_outputs=n_outputs, sfreq=256.0).eval()
         with torch.no_grad():
             assert model(x).shape == (2, n_outputs), name
+
+
+def test_estimator_saves_and_loads_neurosketch_large(tmp_path):
+    import numpy as np
+
+    from mne_neurosketch.estimator import NeuroSketchClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 3, 48)).astype("float32"), np.arange(16) % 2
+    clf = NeuroSketchClassifier(
+        "NeuroSketch-Large", module_kwargs=dict(depths=(1, 1, 1, 1), widths=(8,) * 4),
+        max_epochs=1, batch_size=8, valid_size=None, device="cpu", verbose=False,
+    ).fit(X, y)
+    assert type(clf.module_) is NeuroSketchLarge
+    clf.save(tmp_path / "large.pt")
+    loaded = NeuroSketchClassifier.load(tmp_path / "large.pt")
+    assert type(loaded.module_) is NeuroSketchLarge
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
