@@ -9,6 +9,7 @@ MOABB's layout; nothing is written to the MNE configuration::
     MOABB_DOWNLOAD_PROVIDER=upstream python benchmarks/kalunga_ssvep_methods.py 1 2 3
 """
 
+import argparse
 import sys
 
 from moabb.datasets import Kalunga2016
@@ -40,4 +41,6 @@ def main(subjects):
 
 
 if __name__ == "__main__":
-    sys.exit(main([int(s) for s in sys.argv[1:]] or [1, 2, 3]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("subjects", nargs="*", type=int, default=[1, 2, 3])
+    sys.exit(main(parser.parse_args().subjects))
