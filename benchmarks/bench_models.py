@@ -68,6 +68,8 @@ SHAPES = [
     ("SEED-DV", 62, 400, 40, 200.0),
     ("OpenMIIR", 64, 600, 12, 512.0),
 ]
+#: Models measured, under the labels of the speed tables; each label is a name
+#: or alias of the model registry (mne_neurosketch.models.registry).
 MODELS = [
     "NeuroSketch-Base",
     "NeuroSketch-Large",
@@ -174,16 +176,13 @@ def matmul_peak(device, dtype, *, tf32=False, n_blocks=7) -> float:
 # ------------------------------------------------------------------ models --
 def build_model(name, n_chans, n_times, n_outputs, sfreq) -> nn.Module:
     """Model ``name`` for input ``(n_chans, n_times)`` with default settings."""
+    from mne_neurosketch.models.registry import get_model
+
     sig = dict(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times)
-    if name.startswith("NeuroSketch"):
-        from mne_neurosketch import NeuroSketch, NeuroSketchSD
-
-        if name == "NeuroSketch-SD":
-            return NeuroSketchSD(**sig)
-        return NeuroSketch(**sig, preset=name.split("-")[1].lower())
-    import braindecode.models as bm
-
-    return getattr(bm, name)(**sig, sfreq=sfreq)
+    cls = get_model(name)
+    if name.startswith("NeuroSketch"):  # these tables never gave them sfreq
+        return cls(**sig)
+    return cls(**sig, sfreq=sfreq)
 
 
 _FLOPS: dict = {}

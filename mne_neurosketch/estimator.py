@@ -19,7 +19,6 @@ import mne
 import numpy as np
 import torch
 from braindecode import EEGClassifier
-from braindecode.models.util import models_dict as _braindecode_models
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -39,17 +38,15 @@ from .augmentation import (
     WarmupCosineSchedule,
 )
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
-from .models import NeuroSketch, NeuroSketchSD
+from .models.registry import OWN_MODELS, get_model, registry, resolve_model
 from .utils import logger, use_log_level, warn
 
 __all__ = ["NeuroSketchClassifier"]
 
-#: This package's model names: class and the keyword arguments they imply.
-_OWN_MODULES = {
-    "NeuroSketch": (NeuroSketch, {}),
-    "NeuroSketchLarge": (NeuroSketch, {"preset": "large"}),
-    "NeuroSketchSD": (NeuroSketchSD, {}),
-}
+#: This package's model names: class and the keyword arguments they fix
+#: (read from the model registry, mne_neurosketch.models.registry).
+_OWN_MODULES = {name: (get_model(name), dict(registry()[name].fixed))
+                for name in OWN_MODELS}
 #: Signal parameters the estimator sets from the data.
 _SIGNAL_PARAMS = ("n_chans", "n_times", "n_outputs")
 #: Below this standard deviation, ``scaling="auto"`` reads array trials as volts.
@@ -246,26 +243,15 @@ def _resolve_module(module, module_kwargs):
             "n_chans, n_times and n_outputs from the data. Remove them."
         )
     if isinstance(module, str):
-        if module in _OWN_MODULES:
-            cls, implied = _OWN_MODULES[module]
-            for key, value in implied.items():
-                if key in kwargs and kwargs[key] != value:
-                    raise ValueError(
-                        f"module={module!r} implies {key}={value!r}, but module_kwargs "
-                        f"has {key}={kwargs[key]!r}. Use module='NeuroSketch' with "
-                        f"module_kwargs={{'{key}': {kwargs[key]!r}}} instead."
-                    )
-            return cls, {**implied, **kwargs}
-        if module in _braindecode_models:
-            return _braindecode_models[module], kwargs
-        names = sorted(set(_OWN_MODULES) | set(_braindecode_models))
-        close = difflib.get_close_matches(module, names, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"Unknown module {module!r}.{hint} Pass one of this package's models "
-            f"({', '.join(_OWN_MODULES)}), a braindecode model name "
-            "(braindecode.models.util.models_dict) or an nn.Module class."
-        )
+        entry = resolve_model(module)
+        for key, value in entry.fixed.items():
+            if key in kwargs and kwargs[key] != value:
+                raise ValueError(
+                    f"module={module!r} implies {key}={value!r}, but module_kwargs "
+                    f"has {key}={kwargs[key]!r}. Use module='NeuroSketch' with "
+                    f"module_kwargs={{'{key}': {kwargs[key]!r}}} instead."
+                )
+        return entry.cls, {**entry.fixed, **kwargs}
     if isinstance(module, type) and issubclass(module, nn.Module):
         return module, kwargs
     raise TypeError(
@@ -537,7 +523,7 @@ def _trusted_classes():
 
     All are imported already; a name outside this table is never imported.
     """
-    classes = [NeuroSketch, NeuroSketchSD, *_braindecode_models.values()]
+    classes = [entry.cls for entry in registry().values()]
     classes += [c for c in vars(nn).values()
                 if isinstance(c, type) and issubclass(c, nn.Module)]
     return {_class_path(c): c for c in classes}

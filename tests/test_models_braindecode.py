@@ -20,7 +20,7 @@ from braindecode import EEGClassifier
 from skorch.dataset import ValidSplit
 from torch import nn
 
-from mne_neurosketch.models import NeuroSketch, NeuroSketchSD
+from mne_neurosketch.models import NeuroSketch, NeuroSketchLarge, NeuroSketchSD
 
 N_CHANS, N_TIMES, SFREQ, N_OUTPUTS = 3, 1000, 250.0, 2
 # Small but complete configurations keep the compile/export checks quick.
@@ -36,6 +36,10 @@ SMALL = {
     ),
 }
 MODELS = [NeuroSketch, NeuroSketchSD]
+# NeuroSketchLarge is NeuroSketch with another default preset: the checks of
+# its construction and config apply; it compiles and exports as NeuroSketch.
+SMALL[NeuroSketchLarge] = SMALL[NeuroSketch]
+BUILT = [*MODELS, NeuroSketchLarge]
 
 
 def _chs_info():
@@ -74,7 +78,7 @@ def _signal_combinations():
     return [dict(**c, **w) for c, w in itertools.product(channels, window)]
 
 
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", BUILT)
 @pytest.mark.parametrize("signal", _signal_combinations(), ids=lambda s: "-".join(s))
 def test_build_from_signal_parameters(cls, signal):
     kwargs = dict(signal)
@@ -88,7 +92,7 @@ def test_build_from_signal_parameters(cls, signal):
     assert model.n_chans == N_CHANS and model.n_times == N_TIMES
 
 
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", BUILT)
 def test_required_signal_parameters(cls):
     with pytest.raises(ValueError, match="n_chans could not be inferred"):
         cls(n_outputs=2, n_times=N_TIMES, **SMALL[cls])
@@ -127,7 +131,7 @@ def test_eegclassifier_fit_on_epochs_infers_signal(cls):
     assert "final_layer" in names[-2:]
 
 
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", BUILT)
 def test_final_layer_activation_and_drop_prob(cls):
     model = cls(n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls])
     names = [name for name, _ in model.named_children()]
@@ -162,7 +166,7 @@ def test_batch_of_one_in_train_mode(cls):
         assert model(torch.randn(1, N_CHANS, N_TIMES)).shape == (1, N_OUTPUTS)
 
 
-@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("cls", BUILT)
 def test_config_round_trip(cls):
     model = cls(
         n_chans=N_CHANS, n_times=N_TIMES, n_outputs=N_OUTPUTS, **SMALL[cls]
@@ -241,7 +245,7 @@ def test_summary_table_matches_models():
         files("mne_neurosketch.models") / "summary.csv", index_col="Model"
     )
     badges = {"Convolution": ":bdg-success:`Convolution`"}
-    for cls in MODELS:
+    for cls in BUILT:
         row = table.loc[cls.__name__]
         assert set(row["Modality"].split(", ")) <= {"EEG", "MEG", "iEEG", "ECoG", "sEMG"}
         for category in row["Categorization"].split(", "):

@@ -480,7 +480,7 @@ def _cmd_list(args) -> int:
     from .protocols import PROTOCOLS
 
     datasets = list_datasets() if args.what in ("all", "datasets") else {}
-    width = max([24, *(len(name) + 2 for name in datasets)])
+    width = max([24, *(len(name) + 2 for name in [*datasets, *PIPELINES])])
     if args.what in ("all", "models"):
         print("Models (--models):")
         for name, spec in PIPELINES.items():

@@ -1,12 +1,13 @@
-"""The benchmark's pipelines: NeuroSketch, braindecode's baselines, Riemannian classics.
+"""The benchmark's pipelines: NeuroSketch, braindecode's baselines, classical ones.
 
 Every deep network is trained by the same
-:class:`~mne_neurosketch.NeuroSketchClassifier` recipe, so the
-comparison is between architectures, not training tricks. The classical
-pipelines are MOABB's reference Riemannian pipelines (``TSLR-SSVEP`` and
-``MDM-SSVEP`` configs of MOABB's benchmark): OAS covariances, then the tangent
-space and a logistic regression, or the minimum distance to the Riemannian
-mean.
+:class:`~mne_neurosketch.NeuroSketchClassifier` recipe, so the comparison is
+between architectures, not training tricks; each braindecode baseline also has
+a ``<model>-customary`` pipeline trained the way braindecode's examples train
+it (:mod:`~mne_neurosketch.benchmark._customary`). The classical pipelines
+are MOABB's reference pipelines per paradigm, each with its own builder
+(:mod:`~mne_neurosketch.benchmark._classical`). Model names and aliases come
+from the model registry (:mod:`mne_neurosketch.models.registry`).
 """
 
 # License: BSD (3-clause)
@@ -15,28 +16,36 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha1
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-# scikit-learn is imported where it is used: 'neurosketch list' reads PIPELINES
-# and must not wait for it (1.5 s of CPU).
+from ..models.registry import BASELINES, resolve_model
+
+# scikit-learn and torch are imported where they are used: 'neurosketch list'
+# reads PIPELINES and must not wait for them.
 if TYPE_CHECKING:  # for the annotations and linters only
     from sklearn.base import BaseEstimator
 
     from ._filterbank import StackFilterBank
 
 __all__ = [
+    "CUSTOMARY_SUFFIX",
     "DEEP_MODELS",
     "PIPELINES",
+    "PipelineSpec",
     "StackFilterBank",
     "make_pipeline",
     "make_pipelines",
     "params_hash",
     "resolve_model_name",
 ]
+
+#: Suffix of the pipelines that train a braindecode model with its own recipe.
+CUSTOMARY_SUFFIX = "-customary"
 
 
 @dataclass(frozen=True)
@@ -48,16 +57,25 @@ class PipelineSpec:
     name : str
         Canonical name (a results column value).
     kind : ``"deep"`` | ``"classical"``
-        Deep pipelines are trained by ``NeuroSketchClassifier``; classical ones
-        are plain scikit-learn pipelines.
+        Deep pipelines train a network; classical ones are scikit-learn
+        pipelines.
     input : ``"signal"`` | ``"filterbank"``
         Data the pipeline is meant for: ``"filterbank"`` pipelines also accept
         a MOABB filter bank ``(n_trials, n_chans, n_times, n_bands)`` and use
         every band; ``"signal"`` pipelines take ``(n_trials, n_chans, n_times)``.
     module : str | None
-        The ``module=`` passed to ``NeuroSketchClassifier`` (deep pipelines).
+        The model name of deep pipelines (see the model registry).
     description : str
         One line for ``neurosketch list``.
+    recipe : ``"shared"`` | ``"customary"`` | None
+        Training recipe of deep pipelines: the NeuroSketch recipe
+        (``NeuroSketchClassifier``) or the model's customary braindecode one.
+    build : callable | None
+        Builder of classical pipelines (keyword arguments of
+        :func:`make_pipeline`).
+    needs : tuple of str
+        Keyword arguments :func:`make_pipeline` must be given (facts about the
+        data that arrays do not carry, e.g. ``sfreq``).
     """
 
     name: str
@@ -65,66 +83,65 @@ class PipelineSpec:
     input: str
     module: str | None
     description: str
+    recipe: str | None = None
+    build: Callable | None = None
+    needs: tuple = ()
 
 
-def _deep(name, module, description):
-    return PipelineSpec(name, "deep", "signal", module, description)
+def _deep(model, recipe="shared"):
+    entry = resolve_model(model)
+    needs = entry.needs
+    if recipe == "shared":
+        return PipelineSpec(entry.name, "deep", "signal", entry.name,
+                            entry.description, "shared", needs=needs)
+    return PipelineSpec(entry.name + CUSTOMARY_SUFFIX, "deep", "signal", entry.name,
+                        f"{entry.name}, customary braindecode recipe (cross-entropy, "
+                        "AdamW, cosine, no augmentation)",
+                        "customary", needs=needs)
 
+
+def _classical(name, input, description, needs=()):
+    def build(**kwargs):
+        from ._classical import BUILDERS  # scikit-learn, imported on use
+
+        return BUILDERS[name](**kwargs)
+
+    return PipelineSpec(name, "classical", input, None, description, build=build,
+                        needs=needs)
+
+
+_CLASSICAL = (
+    ("TSLR", "filterbank",
+     "OAS covariances, Riemannian tangent space, logistic regression (MOABB TS+LR)"),
+    ("MDM", "filterbank",
+     "OAS covariances, minimum distance to the Riemannian mean (MOABB MDM)"),
+    ("TSLR-aligned", "filterbank",
+     "TSLR with each subject's covariances re-centred (Riemannian alignment)"),
+    ("MDM-aligned", "filterbank",
+     "MDM with each subject's covariances re-centred (Riemannian alignment)"),
+    ("XdawnTSLR", "signal",
+     "ERP: Xdawn covariances, tangent space, logistic regression (MOABB)"),
+    ("XdawnMDM", "signal", "ERP: Xdawn covariances, MDM (MOABB)"),
+    ("CCA", "signal", "SSVEP: canonical correlation with the stimulus sinusoids "
+     "(MOABB SSVEP_CCA; needs sfreq= and freqs=)", ("sfreq", "freqs")),
+    ("TRCA", "signal", "SSVEP: task-related component analysis (MOABB SSVEP_TRCA; "
+     "needs sfreq= and freqs=)", ("sfreq", "freqs")),
+)
 
 PIPELINES: dict[str, PipelineSpec] = {
     spec.name: spec
     for spec in (
-        _deep(
-            "NeuroSketch",
-            "NeuroSketch",
-            "NeuroSketch-Base (the paper's default, 1.4 M parameters)",
-        ),
-        _deep(
-            "NeuroSketchLarge", "NeuroSketchLarge", "NeuroSketch-Large (4.2 M parameters)"
-        ),
-        _deep("NeuroSketchSD", "NeuroSketchSD", "NeuroSketch-SD (21 M parameters)"),
-        _deep("EEGNet", "EEGNet", "braindecode EEGNet (Lawhern et al. 2018)"),
-        _deep(
-            "ShallowFBCSPNet",
-            "ShallowFBCSPNet",
-            "braindecode ShallowFBCSPNet (Schirrmeister et al. 2017)",
-        ),
-        _deep("Deep4Net", "Deep4Net", "braindecode Deep4Net (Schirrmeister et al. 2017)"),
-        _deep(
-            "EEGConformer", "EEGConformer", "braindecode EEGConformer (Song et al. 2023)"
-        ),
-        _deep("ATCNet", "ATCNet", "braindecode ATCNet (Altaheri et al. 2023)"),
-        PipelineSpec(
-            "TSLR",
-            "classical",
-            "filterbank",
-            None,
-            "OAS covariances, Riemannian tangent space, logistic regression "
-            "(MOABB TS+LR)",
-        ),
-        PipelineSpec(
-            "MDM",
-            "classical",
-            "filterbank",
-            None,
-            "OAS covariances, minimum distance to the Riemannian mean (MOABB MDM)",
-        ),
+        *(_deep(m) for m in ("NeuroSketch", "NeuroSketchLarge", "NeuroSketchSD")),
+        *(_deep(m) for m in BASELINES),
+        *(_deep(m, "customary") for m in BASELINES),
+        *(_classical(*args) for args in _CLASSICAL),
     )
 }
 DEEP_MODELS = tuple(name for name, spec in PIPELINES.items() if spec.kind == "deep")
 
-_ALIASES = {
-    "ts+lr": "TSLR",
-    "tslr": "TSLR",
-    "ts-lr": "TSLR",
-    "neurosketch-base": "NeuroSketch",
-    "neurosketchbase": "NeuroSketch",
-    "neurosketch-large": "NeuroSketchLarge",
-    "neurosketch-sd": "NeuroSketchSD",
-    "eegnetv4": "EEGNet",
-    "shallowconvnet": "ShallowFBCSPNet",
-    "deepconvnet": "Deep4Net",
-}
+#: Spellings of classical pipelines (the deep ones take the registry's aliases).
+_ALIASES = {"ts+lr": "TSLR", "ts-lr": "TSLR", "xdawn+ts+lr": "XdawnTSLR",
+            "xdawn+mdm": "XdawnMDM"}
 
 
 def resolve_model_name(name: str) -> str:
@@ -133,7 +150,8 @@ def resolve_model_name(name: str) -> str:
     Parameters
     ----------
     name : str
-        A name from :data:`PIPELINES` or an alias such as ``"TS+LR"``.
+        A name from :data:`PIPELINES` or an alias such as ``"TS+LR"``,
+        ``"NeuroSketch-Base"`` or ``"EEGNetv4-customary"``.
 
     Returns
     -------
@@ -146,6 +164,15 @@ def resolve_model_name(name: str) -> str:
         return lowered[key]
     if key in _ALIASES:
         return _ALIASES[key]
+    model, customary = key, ""
+    if key.endswith(CUSTOMARY_SUFFIX):
+        model, customary = key[: -len(CUSTOMARY_SUFFIX)], CUSTOMARY_SUFFIX
+    try:
+        canonical = resolve_model(model).name + customary
+    except ValueError:
+        canonical = None
+    if canonical in PIPELINES:
+        return canonical
     raise ValueError(
         f"Unknown model {name!r}. Choose from {', '.join(PIPELINES)} "
         "(run 'neurosketch list models' for descriptions)."
@@ -168,15 +195,18 @@ def make_pipeline(
     name : str
         A pipeline of :data:`PIPELINES` (or an alias, e.g. ``"TS+LR"``).
     max_epochs, batch_size : int | None
-        Training budget of deep pipelines; ``None`` keeps the estimator's
-        default (the paper's recipe). Ignored by classical pipelines.
+        Training budget of deep pipelines; ``None`` keeps the recipe's
+        default. Ignored by classical pipelines.
     device : str
         Device of deep pipelines (``"auto"``, ``"cpu"``, ``"cuda"``).
     random_state : int | None
         Seed of deep pipelines (classical ones are deterministic).
     **kwargs
-        Other ``NeuroSketchClassifier`` parameters for deep pipelines
-        (e.g. ``patience``, ``lr``).
+        Other parameters: of ``NeuroSketchClassifier`` for shared-recipe deep
+        pipelines (e.g. ``patience``, ``lr``, ``sfreq``), of
+        ``braindecode.EEGClassifier`` for customary ones (and ``sfreq``);
+        ``sfreq`` and ``freqs`` (stimulus frequency of each class) for
+        ``CCA`` and ``TRCA``.
 
     Returns
     -------
@@ -184,24 +214,22 @@ def make_pipeline(
         The estimator.
     """
     spec = PIPELINES[resolve_model_name(name)]
+    missing = [key for key in spec.needs if kwargs.get(key) is None]
+    if missing:
+        given = ", ".join(f"{key}=..." for key in missing)
+        raise ValueError(
+            f"The {spec.name!r} pipeline needs {given}, which arrays do not carry: "
+            f"make_pipeline({spec.name!r}, {given}). run_benchmark builds pipelines "
+            "from names without them; pass it {name: make_pipeline(name, ...)}."
+        )
     if spec.kind == "classical":
-        from pyriemann.classification import MDM
-        from pyriemann.estimation import Covariances
-        from pyriemann.tangentspace import TangentSpace
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import Pipeline
+        return spec.build(**kwargs)
+    budget = dict(max_epochs=max_epochs, batch_size=batch_size, device=device,
+                  random_state=random_state)
+    if spec.recipe == "customary":
+        from ._customary import make_customary
 
-        from ._filterbank import StackFilterBank
-
-        steps = [("stack", StackFilterBank()), ("cov", Covariances(estimator="oas"))]
-        if spec.name == "TSLR":
-            steps += [
-                ("ts", TangentSpace(metric="riemann")),
-                ("lr", LogisticRegression(C=1.0, max_iter=1000)),
-            ]
-        else:
-            steps += [("mdm", MDM(metric="riemann"))]
-        return Pipeline(steps)
+        return make_customary(spec.module, **budget, **kwargs)
     try:
         from ..estimator import NeuroSketchClassifier
     except ImportError as err:  # pragma: no cover - the estimator ships with the package
@@ -209,12 +237,9 @@ def make_pipeline(
             f"The deep pipeline {spec.name!r} needs mne_neurosketch.estimator ({err})."
         ) from err
     params = dict(module=spec.module, device=device, random_state=random_state)
-    if max_epochs is not None:
-        params["max_epochs"] = int(max_epochs)
-    if batch_size is not None:
-        params["batch_size"] = int(batch_size)
-    params.update(kwargs)
-    return NeuroSketchClassifier(**params)
+    params.update({k: int(v) for k, v in budget.items()
+                   if k in ("max_epochs", "batch_size") and v is not None})
+    return NeuroSketchClassifier(**params, **kwargs)
 
 
 def make_pipelines(models, **kwargs) -> dict[str, BaseEstimator]:
@@ -255,6 +280,8 @@ def _stable(value):
         return value.__module__ + "." + value.__qualname__
     if isinstance(value, (list, tuple)):
         return [_stable(v) for v in value]
+    if isinstance(value, (set, frozenset)):  # a set's order changes between runs
+        return sorted(_stable(v) for v in value)
     if isinstance(value, dict):
         return {str(k): _stable(v) for k, v in value.items()}
     if isinstance(value, (str, int, float, bool)) or value is None:
