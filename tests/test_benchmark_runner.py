@@ -156,7 +156,7 @@ def test_deep_pipelines_on_a_simulated_corpus(tmp_path):
     assert set(folds["samples"]) == {48} and set(folds["samples_test"]) == {16}
     assert set(folds["device"]) == {"cpu"}
     assert set(folds["channels"]) == {62}
-    assert folds["params"].iloc[0]["scale"] == 1e6
+    assert spec.dataset.unit_factor == 1e6  # raws in volts, arrays in µV
     # Scored on the 16 test windows (learnability: tests/test_seed_dv.py).
     tslr = df.loc[df["pipeline"] == "TSLR", "score"].item()
     assert (tslr * 16) == pytest.approx(round(tslr * 16))

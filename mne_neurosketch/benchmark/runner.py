@@ -103,11 +103,10 @@ def _paradigm_params(paradigm) -> dict:
     return out
 
 
-def _fit_hash(estimator, paradigm, scale=1.0) -> tuple[str, dict]:
+def _fit_hash(estimator, paradigm) -> tuple[str, dict]:
     params = {
         "pipeline": pipeline_params(estimator),
         "paradigm": _paradigm_params(paradigm),
-        "scale": scale,
     }
     text = json.dumps(params, sort_keys=True, default=str)
     return sha1(text.encode()).hexdigest()[:12], params
@@ -428,8 +427,6 @@ def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=(), lazy=Fal
         spec.dataset, subjects=list(subjects), **kwargs
     )
     X = np.asarray(X)
-    if spec.scale != 1.0:
-        X = X * spec.scale
     return X, np.asarray(labels), metadata.reset_index(drop=True)
 
 
@@ -745,7 +742,7 @@ def _plan(spec: BenchmarkDataset, protocol, subjects, estimators) -> _Plan:
         for name, kind in ((n, _input_kind(n)) for n in estimators)
     }
     hashes = {
-        name: _fit_hash(est, spec.paradigm(inputs[name]), spec.scale)
+        name: _fit_hash(est, spec.paradigm(inputs[name]))
         for name, est in estimators.items()
     }
     plan = _Plan(spec, proto, proto_id, subjects, estimators, inputs, hashes)
