@@ -405,7 +405,7 @@ def _load_windows(spec: BenchmarkDataset, subjects):
             for key in ("subject", "session", "run")
         }
     )
-    return WindowsArray(windows, scale=spec.scale), labels, metadata
+    return WindowsArray(windows, scale=ds.array_factor), labels, metadata
 
 
 def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=(), lazy=False):

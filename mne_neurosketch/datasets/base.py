@@ -1080,6 +1080,11 @@ class CorpusMOABBDataset(BaseDataset):
             moabb_log.removeFilter(filt)
         self._to_volts = 1.0 if to_volts is None else float(to_volts)
 
+    @property
+    def array_factor(self) -> float:
+        """Factor from the windows (the corpus' unit) to MOABB's arrays (µV)."""
+        return self._to_volts * self.unit_factor
+
     def _get_single_subject_data(self, subject):
         recordings = self.reader.load_subject(
             subject, cache=self.cache, cache_dir=self.cache_dir
