@@ -1,4 +1,4 @@
-"""Dataset names for the benchmark: the six corpora, simulated corpora, MOABB datasets.
+"""Dataset names for the benchmark: the corpora, simulated corpora, MOABB datasets.
 
 :func:`resolve_dataset` turns a name given on the command line into a
 :class:`BenchmarkDataset`: a MOABB dataset, the paradigm(s) that cut its
@@ -315,12 +315,11 @@ def resolve_dataset(name: str, *, path=None, subjects=None) -> BenchmarkDataset:
     Parameters
     ----------
     name : str
-        A corpus (``"seeddv"``, ``"faceshouses"``, ``"thingseeg"``,
-        ``"duin"``, ``"chisco-read"``, ``"chisco-imagine"``,
-        ``"openmiir-perception"``, ``"openmiir-imagination"``), a simulated
-        corpus (``"simulated-seeddv"``, ...), the name of a MOABB dataset class
-        (``"Kalunga2016"``, ...) or ``"fake"`` (MOABB's FakeDataset).
-        Case-insensitive.
+        A corpus of :func:`mne_neurosketch.datasets.list_corpora` or one of its
+        aliases (``"seeddv"``, ``"SEED-DV"``, ``"chisco-read"``, ...), a
+        simulated corpus (``"simulated-seeddv"``, ...), the name of a MOABB
+        dataset class (``"Kalunga2016"``, ...) or ``"fake"`` (MOABB's
+        FakeDataset). Case-insensitive.
     path : path-like | None
         Corpora: the corpus folder (else the MNE config key
         ``MNE_DATASETS_<CODE>_PATH``). Simulated corpora: where to write them

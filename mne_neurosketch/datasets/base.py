@@ -65,12 +65,14 @@ this is the one place the data are converted.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import functools
 import inspect
 import logging
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -97,6 +99,7 @@ __all__ = [
     "recordings_to_windows",
     "resolve_path",
     "REGISTRY_FACTS",
+    "Simulation",
 ]
 
 #: The registry facts every registered corpus reader states in its own class.
@@ -440,6 +443,55 @@ class Recording:
         )
 
 
+# ------------------------------------------------------------------------ simulators
+@dataclass(frozen=True)
+class Simulation:
+    """The parameters every corpus simulator takes.
+
+    Attributes
+    ----------
+    subjects : tuple of int
+        Subjects to write.
+    full_size : bool
+        The real shapes (large files) rather than a small corpus.
+    class_signal : float
+        Amplitude, relative to the noise, of the class patterns added to the
+        windows (0: pure noise).
+    seed : int
+        Random seed.
+    """
+
+    subjects: tuple
+    full_size: bool = False
+    class_signal: float = 0.0
+    seed: int = 0
+
+
+def _with_simulation(func):
+    """``func(path, sim, **own)`` as ``simulate(path, subjects=(1,), *, ...)``."""
+    kw, pos = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    own = list(inspect.signature(func).parameters.values())[2:]
+    shared = [
+        inspect.Parameter("path", pos),
+        inspect.Parameter("subjects", pos, default=(1,)),
+    ]
+    shared += [inspect.Parameter(f.name, kw, default=f.default)
+               for f in fields(Simulation) if f.name != "subjects"]  # fmt: skip
+    signature = inspect.Signature(shared + own)
+
+    @functools.wraps(func)
+    def simulate(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        sim = Simulation(**{f.name: values.pop(f.name) for f in fields(Simulation)})
+        sim = dataclasses.replace(sim, subjects=tuple(sim.subjects))
+        return func(values.pop("path"), sim, **values)
+
+    simulate.__signature__ = signature
+    return simulate
+
+
 # --------------------------------------------------------------------------- reader
 class CorpusReader(abc.ABC):
     """How to read one corpus: the plug-in point of a corpus module.
@@ -553,13 +605,18 @@ class CorpusReader(abc.ABC):
         Parameters
         ----------
         func : callable
-            ``func(path, subjects, **kwargs)``.
+            ``func(path, subjects, **kwargs)``; or ``func(path, sim, **kwargs)``,
+            which becomes ``simulate(path, subjects=(1,), *, full_size=False,
+            class_signal=0.0, seed=0, **kwargs)`` with the shared parameters
+            handed over as a :class:`Simulation` ``sim``.
 
         Returns
         -------
-        func : callable
-            ``func``, unchanged.
+        simulate : callable
+            The public simulator.
         """
+        if list(inspect.signature(func).parameters)[1:2] == ["sim"]:
+            func = _with_simulation(func)
         cls.simulate = staticmethod(func)
         return func
 

@@ -398,11 +398,8 @@ def _sentences(n):
 @_ChiscoReader.simulator
 def simulate_chisco(
     path,
-    subjects=(1,),
+    sim,
     *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
     tasks=("read", "imagine"),
     runs=(1, 10),
     n_trials_per_run=6,
@@ -459,8 +456,8 @@ def simulate_chisco(
         The corpus folder.
     """
     path = Path(path) / "Chisco"
-    rng = np.random.default_rng(seed)
-    if full_size:
+    rng = np.random.default_rng(sim.seed)
+    if sim.full_size:
         runs, n_categories = tuple(range(1, 46)), N_CLASSES
         n_trials_per_run = 150 if n_trials_per_run == 6 else n_trials_per_run
     n_mapped = n_trials_per_run - n_unmapped
@@ -470,10 +467,12 @@ def simulate_chisco(
     textmaps = {}
     (path / "json").mkdir(parents=True, exist_ok=True)
     patterns = {
-        task: class_patterns(N_CLASSES, len(CHISCO_CH_NAMES), N_TIMES[task], seed=seed)
+        task: class_patterns(
+            N_CLASSES, len(CHISCO_CH_NAMES), N_TIMES[task], seed=sim.seed
+        )
         for task in tasks
     }
-    for subject in subjects:
+    for subject in sim.subjects:
         sub = f"sub-{subject:02d}"
         for task in tasks:
             n_times = N_TIMES[task]
@@ -488,8 +487,8 @@ def simulate_chisco(
                         textmaps[sent] = cat
                     text = sent + (" \n" if k % 3 == 2 else "")
                     eeg = rng.standard_normal((len(CHISCO_CH_NAMES), n_times))
-                    if class_signal:
-                        eeg += class_signal * patterns[task][cat]
+                    if sim.class_signal:
+                        eeg += sim.class_signal * patterns[task][cat]
                     feats = np.empty((1, _N_STORED_CHANNELS, n_times))
                     feats[0, : len(CHISCO_CH_NAMES)] = eeg * 1e-5
                     feats[0, len(CHISCO_CH_NAMES) :] = (

@@ -542,17 +542,7 @@ def _pad_channels(selected, n_channels):
 
 @_DuINReader.simulator
 def simulate_du_in(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    runs=(1, 2),
-    n_words=3,
-    n_trials_per_word=3,
-    n_channels=12,
-    protocol=4,
+    path, sim, *, runs=(1, 2), n_words=3, n_trials_per_word=3, n_channels=12, protocol=4
 ):
     """Write synthetic Du-IN files in the layout of the public release.
 
@@ -594,14 +584,16 @@ def simulate_du_in(
         ``path`` (the repository root; pass it as ``path=`` to :class:`DuIN`).
     """
     path = Path(path)
-    rng = np.random.default_rng(seed)
-    patterns = class_patterns(N_WORDS, len(DUIN_SELECTED_CHANNELS[1]), N_TIMES, seed=seed)
+    rng = np.random.default_rng(sim.seed)
+    patterns = class_patterns(
+        N_WORDS, len(DUIN_SELECTED_CHANNELS[1]), N_TIMES, seed=sim.seed
+    )
     with _duin_dotdict_class() as DotDict:
-        for subject in subjects:
+        for subject in sim.subjects:
             if subject not in _RELEASE_TABLE:
                 raise ValueError(f"Du-IN subjects are 1 to 12, got {subject!r}.")
             selected = DUIN_SELECTED_CHANNELS[subject]
-            if full_size:
+            if sim.full_size:
                 sub_runs, n_chans, n_epochs = _RELEASE_TABLE[subject]
                 words = _synthetic_words(N_WORDS)
                 per_run = np.full(len(sub_runs), n_epochs // len(sub_runs))
@@ -626,8 +618,10 @@ def simulate_du_in(
                 records = []
                 for word in run_words:
                     signal = rng.standard_normal((n_chans, N_TIMES))
-                    if class_signal:
-                        signal[: len(selected)] += class_signal * patterns[label[word]]
+                    if sim.class_signal:
+                        signal[: len(selected)] += (
+                            sim.class_signal * patterns[label[word]]
+                        )
                     records.append(DotDict(name=word, data_s=signal * 3e-5))
                 with open(run_dir / "data", "wb") as fid:
                     pickle.dump(records, fid, protocol=protocol)

@@ -269,17 +269,7 @@ class FacesHousesMOABB(CorpusMOABBDataset):
 
 
 @_FacesHousesReader.simulator
-def simulate_faces_houses(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    n_stimuli=None,
-    n_chans=None,
-    irregular=False,
-):
+def simulate_faces_houses(path, sim, *, n_stimuli=None, n_chans=None, irregular=False):
     """Write synthetic ``faces_basic`` files in the real ``.mat`` format.
 
     Parameters
@@ -307,12 +297,12 @@ def simulate_faces_houses(
     root : pathlib.Path
         The ``faces_basic`` folder.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "faces_basic"
-    for subject in subjects:
+    for subject in sim.subjects:
         s = FACES_HOUSES_SUBJECTS[subject - 1]
-        n_stim = n_stimuli or ((200 if s == "rr" else 300) if full_size else 8)
-        n_ch = n_chans or (FACES_HOUSES_CHANNELS[s] if full_size else 5)
+        n_stim = n_stimuli or ((200 if s == "rr" else 300) if sim.full_size else 8)
+        n_ch = n_chans or (FACES_HOUSES_CHANNELS[s] if sim.full_size else 5)
         half = n_stim // 2
         codes = rng.permutation(
             np.r_[rng.integers(51, 101, n_stim - half), rng.integers(1, 51, half)]
@@ -330,12 +320,12 @@ def simulate_faces_houses(
         n_samples = len(stim)
         noise_scale = 300.0
         data = rng.standard_normal((n_samples, n_ch)) * noise_scale
-        if class_signal:
-            pats = class_patterns(2, n_ch, _N_TIMES, seed=seed + 1)
+        if sim.class_signal:
+            pats = class_patterns(2, n_ch, _N_TIMES, seed=sim.seed + 1)
             onsets = 500 + np.r_[0, np.cumsum(lengths + 400)[:-1]]
             for on, code in zip(onsets, codes):
                 data[on : on + _N_TIMES] += (
-                    pats[int(code <= 50)].T * class_signal * noise_scale
+                    pats[int(code <= 50)].T * sim.class_signal * noise_scale
                 )
         data = np.round(data)  # integer amplifier units stored as float64
         (root / "data" / s).mkdir(parents=True, exist_ok=True)

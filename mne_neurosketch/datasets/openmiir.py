@@ -549,16 +549,7 @@ def write_stimuli_metadata(fname, version=1, stimuli=STIMULUS_IDS):
 
 @_OpenMIIRReader.simulator
 def simulate_openmiir(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    stimuli=(24, 2),
-    conditions=(1, 2, 3, 4),
-    n_repetitions=1,
-    bads=None,
+    path, sim, *, stimuli=(24, 2), conditions=(1, 2, 3, 4), n_repetitions=1, bads=None
 ):
     """Write synthetic OpenMIIR recordings and metadata in the release format.
 
@@ -597,13 +588,13 @@ def simulate_openmiir(
         The root folder.
     """
     path = Path(path) / "OpenMIIR"
-    rng = np.random.default_rng(seed)
-    if full_size:
+    rng = np.random.default_rng(sim.seed)
+    if sim.full_size:
         stimuli, conditions, n_repetitions = STIMULUS_IDS, (1, 2, 3, 4), 5
     for version in (1, 2):
         write_stimuli_metadata(path / "meta" / f"Stimuli_Meta.v{version}.xlsx", version)
-    patterns = class_patterns(len(STIMULUS_IDS), 64, int(SFREQ), seed=seed)
-    for subject in subjects:
+    patterns = class_patterns(len(STIMULUS_IDS), 64, int(SFREQ), seed=sim.seed)
+    for subject in sim.subjects:
         participant = PARTICIPANTS[subject - 1]
         mastoids = stimuli_version(participant) == 2  # EXG5/6 from P09 on
         exg = ["EXG1", "EXG2", "EXG3", "EXG4"] + (["EXG5", "EXG6"] if mastoids else [])
@@ -629,13 +620,13 @@ def simulate_openmiir(
         n_total = int((t + 20.0) * SFREQ)
         data = np.empty((len(names), n_total), dtype=np.float32)
         data[:-1] = rng.standard_normal((len(names) - 1, n_total), dtype=np.float32)
-        if class_signal:
+        if sim.class_signal:
             for audio, stim in trials:
                 n = int(_SIM_LENGTHS[stim] * SFREQ)
                 pat = np.tile(
                     patterns[STIMULUS_IDS.index(stim)], (1, n // int(SFREQ) + 1)
                 )
-                data[:64, audio : audio + n] += class_signal * pat[:, :n]
+                data[:64, audio : audio + n] += sim.class_signal * pat[:, :n]
         data[:-1] *= 1e-5
         data[-1] = 0
         for sample, code in events:

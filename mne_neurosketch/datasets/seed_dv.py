@@ -278,16 +278,7 @@ class SEEDDVMOABB(CorpusMOABBDataset):
 
 @_SEEDDVReader.simulator
 def simulate_seed_dv(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    n_blocks=None,
-    n_concepts=None,
-    layout="release",
-    meta=True,
+    path, sim, *, n_blocks=None, n_concepts=None, layout="release", meta=True
 ):
     """Write a synthetic SEED-DV corpus in the real on-disk format.
 
@@ -318,11 +309,11 @@ def simulate_seed_dv(
     root : pathlib.Path
         The ``SEED-DV`` folder.
     """
-    nb = n_blocks or (7 if full_size else 2)
-    nc = n_concepts or (40 if full_size else 3)
+    nb = n_blocks or (7 if sim.full_size else 2)
+    nc = n_concepts or (40 if sim.full_size else 3)
     if not 1 <= nc <= 40:
         raise ValueError(f"n_concepts must be in 1..40, got {nc}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "SEED-DV"
     meta_dir = root / ("meta-info" if layout == "release" else "Video/meta-info")
     (root / "EEG").mkdir(parents=True, exist_ok=True)
@@ -338,15 +329,17 @@ def simulate_seed_dv(
         np.save(meta_dir / "All_video_face_apperance.npy", rng.integers(0, 2, shape))
     n_ch = len(SEED_DV_CHANNELS)
     scale = 1e-5
-    patterns = class_patterns(40, n_ch, _CLIP, seed=seed + 1) * class_signal * scale
-    for subject in subjects:
+    patterns = (
+        class_patterns(40, n_ch, _CLIP, seed=sim.seed + 1) * sim.class_signal * scale
+    )
+    for subject in sim.subjects:
         fname = root / "EEG" / f"sub{subject}.npy"
         out = np.lib.format.open_memmap(
             fname, mode="w+", dtype=np.float64, shape=(nb, n_ch, nc * _SLOT)
         )
         for b in range(nb):
             block = rng.standard_normal((n_ch, nc * _SLOT)) * scale
-            if class_signal:
+            if sim.class_signal:
                 for j, c in enumerate(concepts[b]):
                     for k in range(_N_CLIPS):
                         s = j * _SLOT + _HINT + k * _CLIP

@@ -200,11 +200,8 @@ class ThingsEEGMOABB(CorpusMOABBDataset):
 @_ThingsEEGReader.simulator
 def simulate_things_eeg(
     path,
-    subjects=(1,),
+    sim,
     *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
     tasks=("test", "train"),
     n_test_images=None,
     n_test_repetitions=None,
@@ -240,14 +237,14 @@ def simulate_things_eeg(
     root : pathlib.Path
         The ``ThingsEEG`` folder.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "ThingsEEG"
-    n_img = n_test_images or (_N_TEST_IMAGES if full_size else 4)
-    n_rep = n_test_repetitions or (80 if full_size else 5)
-    n_con = n_train_concepts or (_N_TRAIN_CONCEPTS if full_size else 2)
+    n_img = n_test_images or (_N_TEST_IMAGES if sim.full_size else 4)
+    n_rep = n_test_repetitions or (80 if sim.full_size else 5)
+    n_con = n_train_concepts or (_N_TRAIN_CONCEPTS if sim.full_size else 2)
     n_ch = len(THINGS_EEG_CHANNELS)
     times = np.round(np.linspace(-0.2, 0.79, _N_TIMES), 2)
-    for subject in subjects:
+    for subject in sim.subjects:
         d = root / f"sub-{subject:02d}"
         d.mkdir(parents=True, exist_ok=True)
         for task in tasks:
@@ -256,9 +253,9 @@ def simulate_things_eeg(
             else:
                 shape, labels = (n_con * 10, 4), np.repeat(np.arange(n_con), 10)
             eeg = rng.standard_normal((*shape, n_ch, _N_TIMES))
-            if class_signal:
-                pats = class_patterns(labels.max() + 1, n_ch, _N_TIMES, seed=seed + 1)
-                eeg += class_signal * pats[labels][:, None]
+            if sim.class_signal:
+                pats = class_patterns(labels.max() + 1, n_ch, _N_TIMES, seed=sim.seed + 1)
+                eeg += sim.class_signal * pats[labels][:, None]
             content = {
                 "preprocessed_eeg_data": eeg,
                 "ch_names": list(THINGS_EEG_CHANNELS),
