@@ -59,15 +59,20 @@ warnings.filterwarnings("ignore")  # braindecode/MNE deprecation noise in every 
 
 RESULTS = Path(__file__).resolve().parent / "results" / "speed"
 
-#: (name, n_chans, n_times, n_outputs, sfreq) of the six corpora.
-SHAPES = [
-    ("Du-IN", 10, 3000, 61, 1000.0),
-    ("Chisco", 122, 2501, 39, 500.0),
-    ("FacesHouses", 60, 400, 2, 1000.0),
-    ("ThingsEEG", 17, 100, 200, 100.0),
-    ("SEED-DV", 62, 400, 40, 200.0),
-    ("OpenMIIR", 64, 600, 12, 512.0),
-]
+
+
+def _corpus_shapes() -> list:
+    """(name, n_chans, n_times, n_outputs, sfreq) of each corpus, from its registry
+    facts (the first registered task of a multi-task corpus)."""
+    from mne_neurosketch.datasets import list_corpora
+
+    shapes = {}
+    for corpus in list_corpora().values():
+        shapes.setdefault(corpus.reader.code, (corpus.reader.code, *corpus.shape))
+    return list(shapes.values())
+
+
+SHAPES = _corpus_shapes()
 #: Models measured, under the labels of the speed tables; each label is a name
 #: or alias of the model registry (mne_neurosketch.models.registry).
 MODELS = [

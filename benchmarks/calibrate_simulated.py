@@ -19,7 +19,7 @@ from pathlib import Path
 from mne_neurosketch.benchmark import datasets as bd
 from mne_neurosketch.benchmark.pipelines import PIPELINES, make_pipeline
 from mne_neurosketch.benchmark.runner import run_benchmark
-from mne_neurosketch.datasets.seed_dv import SEEDDVMOABB, simulate_seed_dv
+from mne_neurosketch.datasets import get_corpus
 
 
 def main():
@@ -29,21 +29,20 @@ def main():
     parser.add_argument("--models", nargs="+", default=["NeuroSketch", "EEGNet", "TSLR"])
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    corpus = bd.CORPORA["seeddv"]
+    corpus = get_corpus("seeddv")
     budget = bd._SIMULATED_BUDGET
     with tempfile.TemporaryDirectory() as tmp:
         for signal in args.signals:
             root = Path(tmp) / f"signal{signal}"
-            kwargs = dict(corpus.sim_kwargs, class_signal=signal, seed=args.seed)
-            simulate_seed_dv(root, subjects=tuple(args.subjects), **kwargs)
+            kwargs = dict(corpus.simulation, class_signal=signal, seed=args.seed)
+            corpus.simulate(root, args.subjects, **kwargs)
             spec = bd.BenchmarkDataset(
                 code=f"calib-{signal}",
-                dataset=SEEDDVMOABB(path=root, subjects=args.subjects, cache=False),
+                dataset=corpus.moabb_dataset(root, subjects=args.subjects, cache=False),
                 paradigms={"signal": bd._multiclass()},
                 default_protocol="paper",
                 protocol_params={"method": "simple"},
                 subjects=list(args.subjects),
-                scale=corpus.scale,
             )
             pipes = {
                 m: make_pipeline(

@@ -103,11 +103,13 @@ class MultiClassDecoding(BaseParadigm):
         valid : bool
             ``True`` if the paradigm can run on the dataset.
         """
-        names = set(dataset.event_id)
-        if self.events is not None and not set(self.events) <= names:
+        if self.events is not None and not set(self.events) <= set(dataset.event_id):
             return False
-        n_available = len(self.events) if self.events is not None else len(names)
-        return n_available >= (self.n_classes or 2)
+        return len(self._event_names(dataset)) >= (self.n_classes or 2)
+
+    def _event_names(self, dataset) -> list:
+        """The requested events (all the dataset's by default), before ``n_classes``."""
+        return list(self.events) if self.events is not None else list(dataset.event_id)
 
     def used_events(self, dataset) -> dict:
         """Return the ``{event name: code}`` mapping decoded on ``dataset``.
@@ -115,14 +117,14 @@ class MultiClassDecoding(BaseParadigm):
         Parameters
         ----------
         dataset : moabb.datasets.base.BaseDataset
-            The dataset.
+            The dataset to decode.
 
         Returns
         -------
         event_id : dict
             The events used.
         """
-        names = list(self.events) if self.events is not None else list(dataset.event_id)
+        names = self._event_names(dataset)
         if self.n_classes is not None:
             names = names[: self.n_classes]
         return {name: dataset.event_id[name] for name in names}

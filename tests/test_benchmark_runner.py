@@ -156,7 +156,7 @@ def test_deep_pipelines_on_a_simulated_corpus(tmp_path):
     assert set(folds["samples"]) == {48} and set(folds["samples_test"]) == {16}
     assert set(folds["device"]) == {"cpu"}
     assert set(folds["channels"]) == {62}
-    assert folds["params"].iloc[0]["scale"] == 1e6
+    assert spec.dataset.unit_factor == 1e6  # raws in volts, arrays in µV
     # Scored on the 16 test windows (learnability: tests/test_seed_dv.py).
     tslr = df.loc[df["pipeline"] == "TSLR", "score"].item()
     assert (tslr * 16) == pytest.approx(round(tslr * 16))
@@ -328,7 +328,8 @@ def test_python_api_and_cli_run_the_same_fits(tmp_path):
 
 
 def test_params_hash_column_and_data_settings_key(fake, tmp_path):
-    """The column is params_hash(estimator); other trials (scale) are other fits."""
+    """The column is params_hash(estimator); other trials (band) are other fits."""
+    import copy
     from dataclasses import replace
 
     from mne_neurosketch.benchmark.pipelines import params_hash
@@ -339,7 +340,10 @@ def test_params_hash_column_and_data_settings_key(fake, tmp_path):
                   progress=False)
     first = run_benchmark(fake, {"TSLR": pipe}, **kwargs)
     assert set(first["params_hash"]) == {params_hash(pipe)}
-    scaled = run_benchmark(replace(fake, scale=2.0), {"TSLR": pipe}, **kwargs)
+    paradigm = copy.deepcopy(fake.paradigms["signal"])
+    paradigm.filters = [[10, 30]]
+    other = replace(fake, paradigms={"signal": paradigm})
+    scaled = run_benchmark(other, {"TSLR": pipe}, **kwargs)
     assert scaled.attrs["summary"].n_run == 2  # not taken for the unscaled fits
     assert set(scaled["params_hash"]) == {params_hash(pipe)}
     assert set(scaled["data_hash"]) != set(first["data_hash"])

@@ -209,5 +209,14 @@ def test_protocol_splits(root, tmp_path):
     for train, valid, test in folds:
         np.testing.assert_array_equal(test, folds[0][2])
         assert len(set(train) | set(valid) | set(test)) == len(ds)
+    with pytest.warns(FutureWarning, match="protocol='paper'"):
+        legacy = ds.protocol_splits("n_fold")  # the former name
+    for fold, old in zip(folds, legacy, strict=True):
+        for got, exp in zip(fold, old, strict=True):
+            np.testing.assert_array_equal(got, exp)
+    explicit = ds.protocol_splits("paper", method="n_fold")
+    np.testing.assert_array_equal(explicit[1][0], folds[1][0])
     with pytest.raises(ValueError, match="'protocol'"):
         ds.protocol_splits("trial")
+    with pytest.raises(TypeError, match="no parameter.*'group'"):
+        ds.protocol_splits("paper", group="run")

@@ -227,7 +227,12 @@ def test_protocol_splits(root, tmp_path):
     )
     for got, exp in ((train, exp_train), (valid, exp_valid), (test, exp_test)):
         np.testing.assert_array_equal(got, exp)
-    folds = ds.protocol_splits("run")
+    folds = ds.protocol_splits("grouped", group="run")
+    with pytest.warns(FutureWarning, match="protocol='grouped'"):
+        legacy = ds.protocol_splits("run")  # the former name
+    for fold, old in zip(folds, legacy, strict=True):
+        for got, exp in zip(fold, old, strict=True):
+            np.testing.assert_array_equal(got, exp)
     assert len(folds) == 3
     runs = md["run"].to_numpy()
     for (train, valid, test), (test_run, valid_run) in zip(

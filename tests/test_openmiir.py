@@ -160,9 +160,11 @@ def test_imagination_order_is_stimulus_condition_time(tmp_path):
     got = list(zip(trials["stimulus"], trials["condition"], trials["onset"]))
     assert got == expected
     # Patches of a trial stay together and in time order.
-    assert md.groupby("trial", sort=False)["patch"].apply(
-        lambda p: list(p) == list(range(len(p)))
-    ).all()
+    assert (
+        md.groupby("trial", sort=False)["patch"]
+        .apply(lambda p: list(p) == list(range(len(p))))
+        .all()
+    )
     assert (md["trial"].diff().fillna(1) != 0).sum() == len(expected)
 
 
@@ -295,6 +297,11 @@ def test_protocol_splits(root, tmp_path):
         parts = [set(trial[p]) for p in (train, valid, test)]
         assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
         assert len(train) + len(valid) + len(test) == len(ds)
+    with pytest.warns(FutureWarning, match="protocol='grouped'"):
+        legacy = ds.protocol_splits("trial")  # the former name
+    for fold, old in zip(folds, legacy, strict=True):
+        for got, exp in zip(fold, old, strict=True):
+            np.testing.assert_array_equal(got, exp)
     paper = ds.protocol_splits("paper")
     assert len(paper) == 3
     np.testing.assert_array_equal(paper[0][2], paper[1][2])  # the fixed test set

@@ -107,18 +107,22 @@ def test_moabb_within_session(seed_root, tmp_path):
     assert dataset.code == "SEED-DV" and dataset.interval == [0.0, 399 / 200]
     X, labels, meta = MultiClassDecoding().get_data(dataset, [1])
     windows = SEEDDV(1, path=seed_root, cache_dir=tmp_path / "cache")
+    # Raws in volts (SEED-DV's unit), MOABB's arrays in µV.
     np.testing.assert_array_equal(
         X,
-        windows.datasets[0]
-        .raw.get_data()
-        .reshape(62, 15, 400)
-        .transpose(1, 0, 2)
-        .tolist()
-        + windows.datasets[1]
-        .raw.get_data()
-        .reshape(62, 15, 400)
-        .transpose(1, 0, 2)
-        .tolist(),
+        1e6
+        * np.array(
+            windows.datasets[0]
+            .raw.get_data()
+            .reshape(62, 15, 400)
+            .transpose(1, 0, 2)
+            .tolist()
+            + windows.datasets[1]
+            .raw.get_data()
+            .reshape(62, 15, 400)
+            .transpose(1, 0, 2)
+            .tolist()
+        ),
     )
     codes = windows.get_metadata()["target"].to_numpy()
     np.testing.assert_array_equal(labels, np.array(windows.class_names)[codes])

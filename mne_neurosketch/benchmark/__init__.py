@@ -38,7 +38,7 @@ _LAZY = {
     "ResultsStore": "store",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted(set(_LAZY) - {"CORPORA"})  # CORPORA: deprecated
 
 
 def __getattr__(name):

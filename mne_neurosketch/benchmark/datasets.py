@@ -1,13 +1,14 @@
-"""Dataset names for the benchmark: the six corpora, simulated corpora, MOABB datasets.
+"""Dataset names for the benchmark: the corpora, simulated corpora, MOABB datasets.
 
 :func:`resolve_dataset` turns a name given on the command line into a
 :class:`BenchmarkDataset`: a MOABB dataset, the paradigm(s) that cut its
 trials, and its default protocol and subjects.
 
-- The corpora (``seeddv``, ``faceshouses``, ``thingseeg``, ``duin``,
-  ``chisco-read``, ``chisco-imagine``, ``openmiir-perception``,
-  ``openmiir-imagination``) are read from the user's download through the
-  adapters of :mod:`mne_neurosketch.datasets`, with the paper's protocol.
+- The corpora of the registry (:func:`mne_neurosketch.datasets.list_corpora`:
+  ``seeddv``, ``faceshouses``, ``thingseeg``, ``duin``, ``chisco-read``, ...,
+  each under its aliases) are read from the user's download through the
+  adapters of :mod:`mne_neurosketch.datasets`, with their paper's protocol,
+  default subjects and scorer as the corpus reader states them.
 - ``simulated-<corpus>`` first writes a small corpus with a learnable class
   signal *in the corpus' real on-disk format* (``simulate_<corpus>``), then
   reads it back through the same adapter, so the whole real path runs without a
@@ -21,15 +22,16 @@ trials, and its default protocol and subjects.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mne.utils import logger
+from mne.utils import logger, warn
 
-__all__ = ["CORPORA", "BenchmarkDataset", "list_datasets", "resolve_dataset"]
+__all__ = ["BenchmarkDataset", "list_datasets", "resolve_dataset"]
 
 
 @dataclass
@@ -54,13 +56,10 @@ class BenchmarkDataset:
     subjects : list
         Subjects used when none are asked for.
     description : str
-        One line for ``neurosketch list``.
-    scale : float
-        Factor applied to the trials after loading, to bring them to µV as
-        MOABB's arrays are (the corpus datasets keep the corpus' unit; SEED-DV
-        and OpenMIIR store volts). Networks need it: at volt scale the
-        signal's variance (~1e-10) is far below BatchNorm's epsilon (1e-5),
-        and EEGNet stays at chance on the simulated SEED-DV.
+        One line for ``neurosketch list``. The trials reach the pipelines in
+        µV: MOABB scales its raws (volts) by the dataset's ``unit_factor``; the
+        corpora's MOABB views convert their unit to volts (see
+        :class:`mne_neurosketch.datasets.CorpusMOABBDataset`).
     budget : dict
         Default training budget of the deep pipelines on this dataset
         (``max_epochs``, ``batch_size``, ...); empty keeps the estimator's
@@ -74,7 +73,6 @@ class BenchmarkDataset:
     protocol_params: dict = field(default_factory=dict)
     subjects: list = field(default_factory=list)
     description: str = ""
-    scale: float = 1.0
     budget: dict = field(default_factory=dict)
 
     def paradigm(self, kind: str = "signal"):
@@ -114,130 +112,6 @@ class BenchmarkDataset:
             )
 
 
-# name -> (module, MOABB class, simulator, kwargs, default protocol, protocol params,
-#          subjects in the simulated version, simulator kwargs, description)
-@dataclass(frozen=True)
-class _Corpus:
-    module: str
-    cls: str
-    simulator: str
-    kwargs: dict
-    protocol_params: dict
-    description: str
-    sim_kwargs: dict = field(default_factory=dict)
-    scale: float = 1.0  # to µV (corpora.md, "stored unit")
-    scorer: str | None = None  # MOABB scoring (None: accuracy)
-    protocol: str = "paper"  # the default protocol
-    subjects: tuple | None = None  # default subjects of the real corpus (None: all)
-
-
-CORPORA: dict[str, _Corpus] = {
-    "seeddv": _Corpus(
-        "seed_dv",
-        "SEEDDVMOABB",
-        "simulate_seed_dv",
-        {},
-        {"method": "n_fold"},
-        "SEED-DV, 40 video concepts, EEG 62 x 400 at 200 Hz (20 subjects)",
-        # 4 blocks x 4 concepts x 5 clips = 80 windows per subject. The concept
-        # response has a fifth of the background's amplitude (see
-        # _SIMULATED_SUBJECTS below for why).
-        {"n_blocks": 4, "n_concepts": 4, "class_signal": 0.2},
-        scale=1e6,
-    ),
-    "faceshouses": _Corpus(
-        "faces_houses",
-        "FacesHousesMOABB",
-        "simulate_faces_houses",
-        {},
-        {"method": "n_fold"},
-        "FacesHouses, faces vs houses, ECoG (14 subjects)",
-        {"class_signal": 0.5},
-    ),
-    "thingseeg": _Corpus(
-        "things_eeg",
-        "ThingsEEGMOABB",
-        "simulate_things_eeg",
-        {"task": "test"},
-        {"method": "n_fold"},
-        "THINGS-EEG2 test set, 200 concepts, EEG 17 x 100 (10 subjects)",
-        # 8 images x 10 repetitions = 80 trials per subject.
-        {"class_signal": 0.5, "tasks": ("test",), "n_test_images": 8,
-         "n_test_repetitions": 10},
-    ),
-    "duin": _Corpus(
-        "du_in",
-        "DuINMOABB",
-        "simulate_du_in",
-        {},
-        {"method": "simple"},
-        "Du-IN, 61 spoken words, sEEG 10 channels (12 subjects)",
-        {"class_signal": 0.5},
-    ),
-    "chisco-read": _Corpus(
-        "chisco",
-        "ChiscoMOABB",
-        "simulate_chisco",
-        {"task": "read"},
-        {"method": "n_fold"},
-        "Chisco, read sentences, 39 categories, EEG 122 channels (5 subjects)",
-        {"class_signal": 0.5, "tasks": ("read",)},
-    ),
-    "chisco-imagine": _Corpus(
-        "chisco",
-        "ChiscoMOABB",
-        "simulate_chisco",
-        {"task": "imagine"},
-        {"method": "n_fold"},
-        "Chisco, imagined sentences, 39 categories, EEG 122 channels (5 subjects)",
-        {"class_signal": 0.5, "tasks": ("imagine",)},
-    ),
-    "openmiir-perception": _Corpus(
-        "openmiir",
-        "OpenMIIRMOABB",
-        "simulate_openmiir",
-        {"task": "perception"},
-        {"method": "n_fold"},
-        "OpenMIIR, music perception, 12 pieces, EEG 64 x 600 (9 subjects)",
-        {"class_signal": 0.5},
-        scale=1e6,
-    ),
-    "openmiir-imagination": _Corpus(
-        "openmiir",
-        "OpenMIIRMOABB",
-        "simulate_openmiir",
-        {"task": "imagination"},
-        {"method": "n_fold"},
-        "OpenMIIR, music imagination, 12 pieces, EEG 64 x 600 (9 subjects)",
-        {"class_signal": 0.5},
-        scale=1e6,
-    ),
-    # Real recordings (NeuroTechX eeg-notebooks); the MOABB view already gives
-    # µV. Unbalanced (1 target in 6): ROC-AUC. Subject 4 has 10 targets in one
-    # run, too few to cross-validate, so it is left out by default.
-    "musep300": _Corpus(
-        "muse_p300",
-        "MuseP300MOABB",
-        "simulate_muse_p300",
-        {},
-        {},
-        "MuseP300, visual P300 target vs non-target, EEG 4 x 206 at 256 Hz (5 subjects)",
-        {"n_runs": 2, "n_stimuli": 60},
-        scorer="roc_auc",
-        protocol="within-session",
-        subjects=(1, 2, 3, 5),
-    ),
-}
-_CORPUS_ALIASES = {
-    "seed-dv": "seeddv",
-    "faces-houses": "faceshouses",
-    "things-eeg": "thingseeg",
-    "du-in": "duin",
-    "chisco": "chisco-read",
-    "openmiir": "openmiir-perception",
-    "muse-p300": "musep300",
-    "muse": "musep300",
-}
 # Subjects simulated by default and the deep networks' budget on them: small, so
 # the main job (README) runs in about 3 minutes on a 2-core laptop, yet enough to
 # answer its question. Five subjects are the fewest for which MOABB's paired
@@ -252,23 +126,24 @@ _SIMULATED_SUBJECTS = [1, 2, 3, 4, 5]
 _SIMULATED_BUDGET = {"max_epochs": 10, "batch_size": 16, "patience": None}
 
 
-def _corpus_key(name: str) -> str | None:
-    key = name.strip().lower().replace("_", "-")
-    key = _CORPUS_ALIASES.get(key, key)
-    return key if key in CORPORA else None
+def _corpus(name: str):
+    from ..datasets import get_corpus
+
+    return get_corpus(name, missing_ok=True)
 
 
-def _corpus_attr(corpus: _Corpus, attr: str):
-    import importlib
+def __getattr__(name):
+    if name == "CORPORA":
+        warn(
+            "mne_neurosketch.benchmark.CORPORA is deprecated and will be removed; use "
+            "mne_neurosketch.datasets.list_corpora() (the registry built from the "
+            "corpus readers).",
+            FutureWarning,
+        )
+        from ..datasets import list_corpora
 
-    module = importlib.import_module(f"mne_neurosketch.datasets.{corpus.module}")
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ImportError(
-            f"mne_neurosketch.datasets.{corpus.module} has no {attr}; this corpus is not "
-            "available in this version of mne-neurosketch."
-        ) from None
+        return list_corpora()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _multiclass(scorer=None):
@@ -277,20 +152,17 @@ def _multiclass(scorer=None):
     return MultiClassDecoding(scorer=scorer)
 
 
-def _corpus_dataset(key: str, path, subjects) -> BenchmarkDataset:
-    corpus = CORPORA[key]
-    cls = _corpus_attr(corpus, corpus.cls)
-    dataset = cls(path=path, **corpus.kwargs)
+def _corpus_dataset(corpus, path, subjects) -> BenchmarkDataset:
+    dataset = corpus.moabb_dataset(path=path)
     return BenchmarkDataset(
-        code=dataset.code
-        + ("" if "task" not in corpus.kwargs else f"-{corpus.kwargs['task']}"),
+        code=corpus.code,
         dataset=dataset,
         paradigms={"signal": _multiclass(corpus.scorer)},
         default_protocol=corpus.protocol,
         protocol_params=dict(corpus.protocol_params),
-        subjects=list(corpus.subjects or dataset.subject_list),
+        subjects=list(corpus.default_subjects or dataset.subject_list),
         description=corpus.description,
-        scale=corpus.scale,
+        budget=dict(corpus.budget),
     )
 
 
@@ -303,9 +175,8 @@ def _simulated_root(key: str, path) -> Path:
     return Path(base).expanduser() / "MNE-neurosketch-simulated" / key
 
 
-def _simulated_dataset(key: str, path, subjects) -> BenchmarkDataset:
-    corpus = CORPORA[key]
-    simulate = _corpus_attr(corpus, corpus.simulator)
+def _simulated_dataset(corpus, path, subjects) -> BenchmarkDataset:
+    key = corpus.name
     subjects = list(_SIMULATED_SUBJECTS if subjects is None else subjects)
     if not all(isinstance(s, int) and s >= 1 for s in subjects):
         raise ValueError(f"Simulated subjects must be integers >= 1, got {subjects}.")
@@ -313,8 +184,8 @@ def _simulated_dataset(key: str, path, subjects) -> BenchmarkDataset:
     # Subjects 1..n are always written together and in order, so subject k's
     # data does not depend on which other subjects were asked for.
     n_subjects = max(subjects)
-    kwargs = dict(corpus.sim_kwargs, seed=0)
-    accepted = inspect.signature(simulate).parameters
+    kwargs = dict(corpus.simulation, seed=0)
+    accepted = inspect.signature(corpus.reader.simulate).parameters
     kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     marker = root / f".neurosketch-simulated-{key}.txt"
     settings = repr(sorted(kwargs.items()))
@@ -324,15 +195,13 @@ def _simulated_dataset(key: str, path, subjects) -> BenchmarkDataset:
     if written < n_subjects:
         logger.info(f"Writing a simulated {key} corpus (real on-disk format) to {root}")
         root.mkdir(parents=True, exist_ok=True)
-        simulate(root, subjects=tuple(range(1, n_subjects + 1)), **kwargs)
+        corpus.simulate(root, range(1, n_subjects + 1), **kwargs)
         marker.write_text(f"{n_subjects}\n{settings}")
     else:
         logger.info(f"Using the simulated {key} corpus in {root}")
-    cls = _corpus_attr(corpus, corpus.cls)
-    dataset = cls(path=root, subjects=subjects, **corpus.kwargs)
-    task = corpus.kwargs.get("task")
+    dataset = corpus.moabb_dataset(path=root, subjects=subjects)
     return BenchmarkDataset(
-        code=f"{dataset.code}{'-' + task if task else ''}-simulated",
+        code=f"{corpus.code}-simulated",
         dataset=dataset,
         paradigms={"signal": _multiclass(corpus.scorer)},
         default_protocol=corpus.protocol,
@@ -342,7 +211,6 @@ def _simulated_dataset(key: str, path, subjects) -> BenchmarkDataset:
         subjects=subjects,
         description=f"simulated {corpus.description.split(',')[0]} in its real format "
         f"(written to {root}), read back through the adapter",
-        scale=corpus.scale,
         budget=dict(_SIMULATED_BUDGET),
     )
 
@@ -371,10 +239,9 @@ def _moabb_dataset(name: str, path, subjects) -> BenchmarkDataset | None:
 
         dataset = FakeDataset(n_sessions=1, n_runs=2, n_subjects=3, seed=0)
     elif key in lowered:
-        if path is not None:
-            # MOABB datasets read MNE_DATASETS_<SIGN>_PATH, else MNE_DATA.
-            os.environ["MNE_DATA"] = str(Path(path).expanduser())
         dataset = classes[lowered[key]]()
+        if path is not None:
+            dataset = _with_data_folder(dataset, str(Path(path).expanduser()))
     else:
         return None
     return BenchmarkDataset(
@@ -385,6 +252,43 @@ def _moabb_dataset(name: str, path, subjects) -> BenchmarkDataset | None:
         subjects=list(dataset.subject_list),
         description=f"MOABB {type(dataset).__name__} ({dataset.paradigm})",
     )
+
+
+@contextlib.contextmanager
+def _mne_data(folder: str):
+    """Point ``MNE_DATA`` at ``folder`` for the block only, then restore it."""
+    old = os.environ.get("MNE_DATA")
+    os.environ["MNE_DATA"] = folder
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MNE_DATA", None)
+        else:
+            os.environ["MNE_DATA"] = old
+
+
+class _InDataFolder:
+    """A MOABB dataset method run with ``MNE_DATA`` set to the given folder.
+
+    MOABB's datasets find their files through ``MNE_DATASETS_<SIGN>_PATH``, else
+    ``MNE_DATA``, some through module functions that take no path, so the folder
+    is set around the dataset's own reads (its key, when set, still wins) and the
+    process' environment is left as it was. Picklable (Dask).
+    """
+
+    def __init__(self, dataset, method: str, folder: str):
+        self.dataset, self.method, self.folder = dataset, method, folder
+
+    def __call__(self, *args, **kwargs):
+        with _mne_data(self.folder):
+            return getattr(type(self.dataset), self.method)(self.dataset, *args, **kwargs)
+
+
+def _with_data_folder(dataset, folder: str):
+    for method in ("get_data", "data_path"):
+        setattr(dataset, method, _InDataFolder(dataset, method, folder))
+    return dataset
 
 
 def _moabb_paradigms(dataset) -> dict:
@@ -411,12 +315,11 @@ def resolve_dataset(name: str, *, path=None, subjects=None) -> BenchmarkDataset:
     Parameters
     ----------
     name : str
-        A corpus (``"seeddv"``, ``"faceshouses"``, ``"thingseeg"``,
-        ``"duin"``, ``"chisco-read"``, ``"chisco-imagine"``,
-        ``"openmiir-perception"``, ``"openmiir-imagination"``), a simulated
-        corpus (``"simulated-seeddv"``, ...), the name of a MOABB dataset class
-        (``"Kalunga2016"``, ...) or ``"fake"`` (MOABB's FakeDataset).
-        Case-insensitive.
+        A corpus of :func:`mne_neurosketch.datasets.list_corpora` or one of its
+        aliases (``"seeddv"``, ``"SEED-DV"``, ``"chisco-read"``, ...), a
+        simulated corpus (``"simulated-seeddv"``, ...), the name of a MOABB
+        dataset class (``"Kalunga2016"``, ...) or ``"fake"`` (MOABB's
+        FakeDataset). Case-insensitive.
     path : path-like | None
         Corpora: the corpus folder (else the MNE config key
         ``MNE_DATASETS_<CODE>_PATH``). Simulated corpora: where to write them
@@ -433,18 +336,20 @@ def resolve_dataset(name: str, *, path=None, subjects=None) -> BenchmarkDataset:
     """
     key = name.strip().lower()
     if key.startswith("simulated-") or key.startswith("simulated_"):
-        corpus = _corpus_key(key[len("simulated-") :])
+        corpus = _corpus(key[len("simulated-") :])
         if corpus is not None:
             return _simulated_dataset(corpus, path, subjects)
     else:
-        corpus = _corpus_key(key)
+        corpus = _corpus(key)
         if corpus is not None:
             return _corpus_dataset(corpus, path, subjects)
         spec = _moabb_dataset(name, path, subjects)
         if spec is not None:
             return spec
+    from ..datasets import list_corpora
+
     raise ValueError(
-        f"Unknown dataset {name!r}. Use a corpus ({', '.join(CORPORA)}), "
+        f"Unknown dataset {name!r}. Use a corpus ({', '.join(list_corpora())}), "
         "'simulated-<corpus>' (e.g. simulated-seeddv), 'fake', or the class name of "
         "a MOABB dataset (e.g. Kalunga2016); 'neurosketch list datasets' lists them."
     )
@@ -458,10 +363,13 @@ def list_datasets() -> dict[str, str]:
     names : dict
         Name to one-line description (MOABB datasets summarised in one entry).
     """
+    from ..datasets import list_corpora
+
+    corpora = list_corpora()
     out = {}
-    for key, corpus in CORPORA.items():
+    for key, corpus in corpora.items():
         out[key] = corpus.description + " (your download)"
-    for key, corpus in CORPORA.items():
+    for key, corpus in corpora.items():
         out[f"simulated-{key}"] = (
             f"a small simulated {corpus.description.split(',')[0]} written in its real "
             "format and read back through its adapter (no download)"

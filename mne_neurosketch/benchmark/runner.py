@@ -115,19 +115,18 @@ def _paradigm_params(paradigm) -> dict:
     return out
 
 
-def _fit_hash(estimator, paradigm, scale=1.0) -> tuple[str, str, dict]:
+def _fit_hash(estimator, paradigm) -> tuple[str, str, dict]:
     """The pipeline's :func:`~.pipelines.params_hash`, the data's hash, both inputs.
 
-    The data hash covers what decides the trials (the paradigm's settings and
-    the scale); it is a key field of its own so that the ``params_hash``
-    column is exactly ``params_hash(estimator)``.
+    The data hash covers what decides the trials (the paradigm's settings); it
+    is a key field of its own so that the ``params_hash`` column is exactly
+    ``params_hash(estimator)``.
     """
     params = {
         "pipeline": pipeline_params(estimator),
         "paradigm": _paradigm_params(paradigm),
-        "scale": scale,
     }
-    data = {name: params[name] for name in ("paradigm", "scale")}
+    data = {"paradigm": params["paradigm"]}
     text = json.dumps(data, sort_keys=True, default=str)
     return params_hash(estimator), sha1(text.encode()).hexdigest()[:12], params
 
@@ -427,7 +426,7 @@ def _load_windows(spec: BenchmarkDataset, subjects):
             for key in ("subject", "session", "run")
         }
     )
-    return WindowsArray(windows, scale=spec.scale), labels, metadata
+    return WindowsArray(windows, scale=ds.array_factor), labels, metadata
 
 
 def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=(), lazy=False):
@@ -449,8 +448,6 @@ def _load(spec: BenchmarkDataset, paradigm, subjects, extra_columns=(), lazy=Fal
         spec.dataset, subjects=list(subjects), **kwargs
     )
     X = np.asarray(X)
-    if spec.scale != 1.0:
-        X = X * spec.scale
     return X, np.asarray(labels), metadata.reset_index(drop=True)
 
 
@@ -837,7 +834,7 @@ def _plan(spec: BenchmarkDataset, proto: Protocol, subjects, estimators) -> _Pla
         for name, kind in ((n, _input_kind(n)) for n in estimators)
     }
     hashes = {
-        name: _fit_hash(est, spec.paradigm(inputs[name]), spec.scale)
+        name: _fit_hash(est, spec.paradigm(inputs[name]))
         for name, est in estimators.items()
     }
     plan = _Plan(spec, proto, proto_id, subjects, estimators, inputs, hashes)

@@ -4,6 +4,8 @@ Each corpus comes as a braindecode :class:`~braindecode.datasets.BaseConcatDatas
 of windows (e.g. :class:`SEEDDV`) and as a MOABB dataset (e.g. :class:`SEEDDVMOABB`),
 with a ``simulate_<corpus>`` function that writes synthetic files in the corpus' real
 on-disk format. :mod:`mne_neurosketch.datasets.base` is the shared machinery.
+Importing a corpus module here registers it (:func:`get_corpus`,
+:func:`list_corpora`).
 """
 
 from ._cache import default_cache_dir
@@ -35,6 +37,9 @@ from .muse_p300 import (
     simulate_muse_p300,
 )
 from .openmiir import OPENMIIR_CH_NAMES, OpenMIIR, OpenMIIRMOABB, simulate_openmiir
+
+# The corpus modules above registered their readers (one import line each).
+from .registry import Corpus, get_corpus, list_corpora  # noqa: E402
 from .seed_dv import SEED_DV_CHANNELS, SEEDDV, SEEDDVMOABB, simulate_seed_dv
 from .things_eeg import (
     THINGS_EEG_CHANNELS,
@@ -48,6 +53,7 @@ __all__ = [
     "CHISCO_CH_NAMES",
     "ChiscoMOABB",
     "class_patterns",
+    "Corpus",
     "config_key",
     "CorpusMOABBDataset",
     "CorpusReader",
@@ -60,6 +66,7 @@ __all__ = [
     "FACES_HOUSES_SUBJECTS",
     "FacesHouses",
     "FacesHousesMOABB",
+    "get_corpus",
     "MUSE_P300_CHANNELS",
     "MuseP300",
     "MuseP300MOABB",
@@ -68,6 +75,7 @@ __all__ = [
     "OPENMIIR_CH_NAMES",
     "OpenMIIRMOABB",
     "LazyWindowsDataset",
+    "list_corpora",
     "Recording",
     "recordings_to_windows",
     "resolve_path",

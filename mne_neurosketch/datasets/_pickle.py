@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DotDict", "UnsafePickleError", "load_pickle"]
+__all__ = ["DotDict", "UnsafePickleError", "load_pickle", "load_records"]
 
 #: Bytes the allowed constructors may build on top of twice the file's size.
 SIZE_SLACK = 2**20
@@ -441,3 +441,50 @@ def load_pickle(fname, *, what="corpus file"):
                 f"truncated or is not a valid pickle ({type(err).__name__}: {err}). "
                 "Download it again."
             ) from err
+
+
+def describe(obj) -> str:
+    """A short description of a loaded object, for error messages."""
+    if isinstance(obj, np.ndarray):
+        return f"array of shape {obj.shape} and dtype {obj.dtype}"
+    if isinstance(obj, dict):
+        return f"{type(obj).__name__} with keys {sorted(map(str, obj))}"
+    return f"{type(obj).__name__}"
+
+
+def load_records(fname, *, what, keys, item="record", non_empty=False) -> list:
+    """Load a pickle holding a list of dicts that have ``keys``; errors name the file.
+
+    Parameters
+    ----------
+    fname : path-like
+        The pickle (read with :func:`load_pickle`).
+    what : str
+        What the file is, for the error messages.
+    keys : sequence of str
+        Keys every record must have.
+    item : str
+        What a record is (``"trial"``, ...), for the error messages.
+    non_empty : bool
+        Reject an empty list.
+
+    Returns
+    -------
+    records : list of dict
+        The records.
+    """
+    records = load_pickle(fname, what=what)
+    if not isinstance(records, list) or (non_empty and not records):
+        kind = "non-empty list" if non_empty else "list"
+        raise ValueError(
+            f"The {what} {fname} should hold a {kind} of {item}s, got "
+            f"{describe(records)}."
+        )
+    for ii, record in enumerate(records):
+        if not isinstance(record, dict) or not set(keys) <= set(record):
+            raise ValueError(
+                f"{item.capitalize()} {ii} of the {what} {fname} should be a dict "
+                f"with the keys {' and '.join(map(repr, keys))}, got "
+                f"{describe(record)}."
+            )
+    return records

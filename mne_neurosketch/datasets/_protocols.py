@@ -8,37 +8,69 @@ import numpy as np
 
 from ..splits import GroupedSplit, PaperSplit
 
-__all__ = ["protocol_splits"]
+__all__ = ["make_split", "split_per_subject"]
+
+# Protocol name -> its parameters and their defaults (the names of
+# mne_neurosketch.benchmark.protocols, which does not import the datasets).
+_PROTOCOL_PARAMS = {
+    "paper": {"method": "n_fold"},
+    "grouped": {"group": "run", "n_splits": None},
+}
 
 
-def protocol_splits(windows, protocol, protocols):
-    """Train/validation/test window indices of a named protocol, per subject.
+def make_split(protocol, params):
+    """The per-subject splitter and grouping column of a named protocol.
 
-    Each subject is split on its own (the paper's within-subject protocols);
-    fold ``k`` joins the ``k``-th split of every subject.
+    Parameters
+    ----------
+    protocol : "paper" | "grouped"
+        The protocol.
+    params : dict
+        Its parameters (``method``; ``group``, ``n_splits``).
+
+    Returns
+    -------
+    splitter : PaperSplit | GroupedSplit
+        Has ``split_with_valid(X, y, groups)``.
+    column : str | None
+        The metadata column holding the groups.
+    """
+    if protocol not in _PROTOCOL_PARAMS:
+        allowed = ", ".join(repr(p) for p in _PROTOCOL_PARAMS)
+        raise ValueError(
+            f"Invalid value for the 'protocol' parameter. Allowed values are {allowed}, "
+            f"but got {protocol!r} instead."
+        )
+    unknown = set(params) - set(_PROTOCOL_PARAMS[protocol])
+    if unknown:
+        raise TypeError(
+            f"The {protocol!r} protocol has no parameter(s) {sorted(unknown)}; it takes "
+            f"{sorted(_PROTOCOL_PARAMS[protocol])}."
+        )
+    params = {**_PROTOCOL_PARAMS[protocol], **params}
+    if protocol == "paper":
+        return PaperSplit(params["method"]), None
+    return GroupedSplit(n_splits=params["n_splits"]), params["group"]
+
+
+def split_per_subject(windows, splitter, column):
+    """Train/validation/test window indices, each subject split on its own.
 
     Parameters
     ----------
     windows : braindecode.datasets.BaseConcatDataset
         The corpus windows (metadata ``target`` and ``subject``).
-    protocol : str
-        A key of ``protocols``.
-    protocols : dict
-        ``{name: (splitter, group_column or None)}``; the splitter has
-        ``split_with_valid(X, y, groups)``.
+    splitter : PaperSplit | GroupedSplit
+        Has ``split_with_valid(X, y, groups)``.
+    column : str | None
+        The metadata column holding the groups.
 
     Returns
     -------
     folds : list of tuple of ndarray
-        ``(train, valid, test)`` indices into ``windows``.
+        ``(train, valid, test)`` indices into ``windows``; fold ``k`` joins the
+        ``k``-th split of every subject.
     """
-    if protocol not in protocols:
-        allowed = ", ".join(repr(p) for p in protocols)
-        raise ValueError(
-            f"Invalid value for the 'protocol' parameter. Allowed values are {allowed}, "
-            f"but got {protocol!r} instead."
-        )
-    splitter, column = protocols[protocol]
     md = windows.get_metadata()
     y = md["target"].to_numpy()
     subjects = md["subject"].to_numpy()
@@ -53,13 +85,3 @@ def protocol_splits(windows, protocol, protocols):
         tuple(np.concatenate([folds[k][i] for folds in per_subject]) for i in range(3))
         for k in range(n_folds)
     ]
-
-
-# The protocols of each corpus: name -> (splitter, grouping column).
-PAPER_SIMPLE = (PaperSplit("simple"), None)
-PAPER_N_FOLD = (PaperSplit("n_fold"), None)
-
-
-def grouped(column, n_splits=None):
-    """A leakage-free protocol keeping each ``column`` value on one side."""
-    return (GroupedSplit(n_splits=n_splits), column)

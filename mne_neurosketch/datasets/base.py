@@ -12,25 +12,38 @@ public classes around it::
         subjects = tuple(range(1, 11))
         tasks = ("main",)
 
+        n_times = 400                 # or properties, when parameters decide them
+        sfreq = 200.0
+
         def _is_root(self, folder): return (folder / "sub-01").is_dir()
-        @property
-        def n_times(self): return 400
-        @property
-        def sfreq(self): return 200.0
         def class_names(self): return ["a", "b"]
         def source_files(self, subject): return [self.root / ...]  # checks existence
         def read_subject(self, subject): return [Recording.from_windows(...), ...]
 
+        # Registry facts (see CorpusReader; tests/test_registry.py checks them)
+        name = "mycorpus"
+        aliases = ("my-corpus",)
+        to_volts = 1e-6               # the windows are in µV
+        moabb_paradigm = "p300"
+        protocol, protocol_params = "paper", {"method": "n_fold"}
+        description = "MyCorpus, 2 classes, EEG 32 x 400 (10 subjects)"
+        ...
+
     class MyCorpus(CorpusWindowsDataset):       # braindecode BaseConcatDataset of windows
-        def __init__(self, subject_ids=None, path=None, *, cache=True, cache_dir=None,
-                     verbose=None):
-            super().__init__(_MyReader(path), subject_ids, cache=cache,
-                             cache_dir=cache_dir, verbose=verbose)
+        __doc__ = "..."
+        reader_class = _MyReader
 
     class MyCorpusMOABB(CorpusMOABBDataset):    # moabb BaseDataset
-        def __init__(self, path=None, *, subjects=None, cache=True, cache_dir=None):
-            super().__init__(_MyReader(path), subjects=subjects, cache=cache,
-                             cache_dir=cache_dir)
+        __doc__ = "..."
+        reader_class = _MyReader
+
+    @_MyReader.simulator
+    def simulate_my_corpus(path, subjects=(1,), *, class_signal=0.0, seed=0): ...
+
+``reader_class`` gives the two public classes their ``__init__`` (the reader's
+parameters plus the shared ones) and registers them on the reader. Importing the
+module in :mod:`mne_neurosketch.datasets` registers the corpus
+(:mod:`mne_neurosketch.datasets.registry`): the benchmark and its CLI find it there.
 
 Everything else is shared: path resolution (:func:`resolve_path`), validation of the
 windows (:meth:`Recording.validate`), the on-disk cache (keyed by corpus, subject,
@@ -52,10 +65,14 @@ this is the one place the data are converted.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import functools
+import inspect
 import logging
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -65,8 +82,10 @@ import pandas as pd
 from braindecode.datasets import BaseConcatDataset
 from moabb.datasets.base import BaseDataset
 
-from ..utils import ProgressBar, verbose
+from ..utils import ProgressBar, verbose, warn
 from ._cache import cached_read, default_cache_dir
+from ._protocols import make_split, split_per_subject
+from ._trials import class_patterns, nonflat_trials
 from ._windows import LazyWindowsDataset
 
 __all__ = [
@@ -79,7 +98,28 @@ __all__ = [
     "nonflat_trials",
     "recordings_to_windows",
     "resolve_path",
+    "REGISTRY_FACTS",
+    "Simulation",
 ]
+
+#: The registry facts every registered corpus reader states in its own class.
+REGISTRY_FACTS = (
+    "name",
+    "aliases",
+    "registered_tasks",
+    "n_chans",
+    "n_classes",
+    "to_volts",
+    "moabb_paradigm",
+    "protocol",
+    "protocol_params",
+    "default_subjects",
+    "scorer",
+    "budget",
+    "description",
+    "simulation",
+    "simulate",
+)
 
 _SESSION_RUN = re.compile(r"([0-9]+)(|[a-zA-Z]+[a-zA-Z0-9]*)")
 
@@ -350,7 +390,9 @@ class Recording:
             )
         return self
 
-    def to_raw(self, class_names: Sequence[str] | None = None) -> mne.io.RawArray:
+    def to_raw(
+        self, class_names: Sequence[str] | None = None, *, to_volts: float = 1.0
+    ) -> mne.io.RawArray:
         """Return the windows as a continuous :class:`mne.io.RawArray`.
 
         One annotation per window marks its onset and length; its description is the
@@ -361,15 +403,20 @@ class Recording:
         class_names : sequence of str | None
             Names of the classes (index = label). ``None`` leaves the raw without
             annotations.
+        to_volts : float
+            Factor from the corpus' unit to volts (:attr:`CorpusReader.to_volts`);
+            the default 1 keeps the corpus' unit.
 
         Returns
         -------
         raw : mne.io.RawArray
-            A float64 copy of this recording's data (MNE computes in float64), in
-            the corpus' own unit.
+            A float64 copy of this recording's data (MNE computes in float64),
+            multiplied by ``to_volts``.
         """
         info = mne.create_info(list(self.ch_names), self.sfreq, list(self.ch_types))
-        data = np.asarray(self.data, dtype=np.float64)
+        data = self.data.astype(np.float64)
+        if to_volts != 1.0:
+            data *= to_volts
         raw = mne.io.RawArray(data, info, copy="auto", verbose="error")
         if class_names is not None:
             raw.set_annotations(self.annotations(class_names))
@@ -396,48 +443,53 @@ class Recording:
         )
 
 
-def nonflat_trials(X: np.ndarray) -> np.ndarray:
-    """Indices of trials without a flat channel (the paper's ``check_ieeg``).
+# ------------------------------------------------------------------------ simulators
+@dataclass(frozen=True)
+class Simulation:
+    """The parameters every corpus simulator takes.
 
-    Parameters
+    Attributes
     ----------
-    X : ndarray, shape (n_trials, n_chans, n_times)
-        Trials.
-
-    Returns
-    -------
-    keep : ndarray of int
-        Indices of the trials whose every channel has ``max - min != 0``.
-    """
-    X = np.asarray(X)
-    return np.flatnonzero(np.all(np.ptp(X, axis=-1) != 0, axis=1))
-
-
-def class_patterns(n_classes: int, n_chans: int, n_times: int, *, seed=0) -> np.ndarray:
-    """Smooth class-specific patterns of unit standard deviation (for simulators).
-
-    ``simulate_<corpus>(class_signal=a)`` adds ``a * std * class_patterns(...)[y]`` to
-    each simulated window so that a decoder can learn the classes.
-
-    Parameters
-    ----------
-    n_classes, n_chans, n_times : int
-        Shape of the result.
+    subjects : tuple of int
+        Subjects to write.
+    full_size : bool
+        The real shapes (large files) rather than a small corpus.
+    class_signal : float
+        Amplitude, relative to the noise, of the class patterns added to the
+        windows (0: pure noise).
     seed : int
-        Seed of the patterns.
-
-    Returns
-    -------
-    patterns : ndarray, shape (n_classes, n_chans, n_times)
-        One spatio-temporal pattern per class.
+        Random seed.
     """
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, 1, n_times, endpoint=False)
-    freqs = rng.uniform(1, 6, size=(n_classes, n_chans, 1))
-    phases = rng.uniform(0, 2 * np.pi, size=(n_classes, n_chans, 1))
-    gains = rng.standard_normal((n_classes, n_chans, 1))
-    pat = gains * np.sin(2 * np.pi * freqs * t + phases)
-    return pat / pat.std(axis=(1, 2), keepdims=True)
+
+    subjects: tuple
+    full_size: bool = False
+    class_signal: float = 0.0
+    seed: int = 0
+
+
+def _with_simulation(func):
+    """``func(path, sim, **own)`` as ``simulate(path, subjects=(1,), *, ...)``."""
+    kw, pos = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    own = list(inspect.signature(func).parameters.values())[2:]
+    shared = [
+        inspect.Parameter("path", pos),
+        inspect.Parameter("subjects", pos, default=(1,)),
+    ]
+    shared += [inspect.Parameter(f.name, kw, default=f.default)
+               for f in fields(Simulation) if f.name != "subjects"]  # fmt: skip
+    signature = inspect.Signature(shared + own)
+
+    @functools.wraps(func)
+    def simulate(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        sim = Simulation(**{f.name: values.pop(f.name) for f in fields(Simulation)})
+        sim = dataclasses.replace(sim, subjects=tuple(sim.subjects))
+        return func(values.pop("path"), sim, **values)
+
+    simulate.__signature__ = signature
+    return simulate
 
 
 # --------------------------------------------------------------------------- reader
@@ -445,10 +497,11 @@ class CorpusReader(abc.ABC):
     """How to read one corpus: the plug-in point of a corpus module.
 
     A subclass sets the class attributes and implements :meth:`_is_root`,
-    :attr:`n_times`, :attr:`sfreq`, :meth:`class_names`, :meth:`source_files` and
-    :meth:`read_subject`; it extends :meth:`cache_params` with every preprocessing
-    parameter it adds. Everything else (path resolution, validation, caching,
-    conversion to braindecode and MOABB) is shared.
+    :attr:`n_times`, :attr:`sfreq` (properties or class attributes),
+    :meth:`class_names`, :meth:`source_files` and :meth:`read_subject`; it extends
+    :meth:`cache_params` with every preprocessing parameter it adds. Everything
+    else (path resolution, validation, caching, conversion to braindecode and
+    MOABB) is shared.
 
     Parameters
     ----------
@@ -474,6 +527,46 @@ class CorpusReader(abc.ABC):
         The decoding tasks.
     doi : str | None
         DOI of the corpus.
+
+    The registry facts (:mod:`mne_neurosketch.datasets.registry`, read by the
+    benchmark, its CLI and the speed scripts; a registered corpus states each in
+    its own class, see :data:`REGISTRY_FACTS`):
+
+    name : str | None
+        Canonical registry name (lower case, e.g. ``"seeddv"``); ``None`` leaves
+        the reader out of the registry.
+    aliases : tuple of str
+        Other spellings (case, ``-`` and ``_`` are ignored when matching).
+    registered_tasks : tuple of str
+        Tasks registered as corpora of their own, ``"<name>-<task>"`` (the
+        aliases name the first); empty registers ``name`` with the default task.
+    n_chans, n_classes : int
+        Channels and classes of the (first) registered task's windows, for
+        listings and the speed scripts (readable without the data).
+    to_volts : float
+        Factor from the unit of the windows to volts, declared once: the MOABB
+        view hands MOABB raws in volts (see :class:`CorpusMOABBDataset`).
+    moabb_paradigm : str | dict
+        MOABB's kind of dataset (``"p300"``, ``"imagery"``, ``"ssvep"``, ...), or
+        one per task.
+    protocol, protocol_params : str, dict
+        The paper's (default) protocol in the vocabulary of
+        :mod:`mne_neurosketch.benchmark.protocols` (``"paper"``, ``"grouped"``,
+        ``"within-session"``, ...) and its parameters.
+    default_subjects : tuple of int | None
+        Subjects evaluated by default (``None``: all).
+    scorer : str | None
+        Scorer of the benchmark (``None``: accuracy, the paper's metric).
+    budget : dict
+        Default training budget of the deep pipelines (empty: the recipe's).
+    description : str
+        One line for listings; ``{task}`` is replaced by the registered task.
+    simulation : dict
+        Keyword arguments of :attr:`simulate` for the benchmark's small simulated
+        version.
+    simulate : callable
+        ``simulate(path, subjects, **kwargs)`` writes a synthetic corpus in the
+        real on-disk format (set with :meth:`simulator`).
     """
 
     code: ClassVar[str]
@@ -483,6 +576,55 @@ class CorpusReader(abc.ABC):
     subjects: ClassVar[tuple]
     tasks: ClassVar[tuple] = ("default",)
     doi: ClassVar[str | None] = None
+    n_sessions: ClassVar[int] = 1
+
+    # Registry facts (see the class docstring).
+    name: ClassVar[str | None] = None
+    aliases: ClassVar[tuple] = ()
+    registered_tasks: ClassVar[tuple] = ()
+    n_chans: ClassVar[int | None] = None
+    n_classes: ClassVar[int | None] = None
+    to_volts: ClassVar[float | None] = None
+    moabb_paradigm: ClassVar[str | dict | None] = None
+    protocol: ClassVar[str | None] = None
+    protocol_params: ClassVar[dict] = {}
+    default_subjects: ClassVar[tuple | None] = None
+    scorer: ClassVar[str | None] = None
+    budget: ClassVar[dict] = {}
+    description: ClassVar[str | None] = None
+    simulation: ClassVar[dict] = {}
+    simulate: ClassVar = None
+    # Set by the public classes naming this reader (``reader=`` class keyword).
+    windows_class: ClassVar[type | None] = None
+    moabb_class: ClassVar[type | None] = None
+
+    @classmethod
+    def simulator(cls, func):
+        """Decorate the corpus' ``simulate_<corpus>`` function to register it.
+
+        Parameters
+        ----------
+        func : callable
+            ``func(path, subjects, **kwargs)``; or ``func(path, sim, **kwargs)``,
+            which becomes ``simulate(path, subjects=(1,), *, full_size=False,
+            class_signal=0.0, seed=0, **kwargs)`` with the shared parameters
+            handed over as a :class:`Simulation` ``sim``.
+
+        Returns
+        -------
+        simulate : callable
+            The public simulator.
+        """
+        if list(inspect.signature(func).parameters)[1:2] == ["sim"]:
+            func = _with_simulation(func)
+        cls.simulate = staticmethod(func)
+        return func
+
+    @property
+    def paradigm(self) -> str:
+        """MOABB's kind of dataset for the current task (``moabb_paradigm``)."""
+        kind = self.moabb_paradigm
+        return kind[self.task] if isinstance(kind, dict) else kind
 
     def __init__(self, path=None, *, task: str | None = None):
         if task is None:
@@ -551,9 +693,13 @@ class CorpusReader(abc.ABC):
         Returns
         -------
         params : dict
-            ``{"task": ...}``; subclasses add their preprocessing parameters.
+            ``task`` and every keyword parameter of the reader's ``__init__``
+            (stored under its own name); a reader with other preprocessing
+            settings extends it.
         """
-        return {"task": self.task}
+        own = inspect.signature(type(self).__init__).parameters
+        names = [n for n, p in own.items() if p.kind is p.KEYWORD_ONLY]
+        return {"task": self.task, **{n: getattr(self, n) for n in names}}
 
     def check_subject(self, subject) -> int:
         """Validate a subject id.
@@ -698,13 +844,132 @@ def _load_subjects(reader, subjects, cache, cache_dir):
         yield from reader.load_subject(subject, cache=cache, cache_dir=cache_dir)
 
 
+# Parameters every public corpus class shares, as ``%(name)s`` in its docstring.
+_DOCS = {
+    "subject_ids": """subject_ids : int | list of int | None
+        Subjects to load; ``None`` loads all.""",
+    "subjects": """subjects : list of int | None
+        Subjects to evaluate; ``None`` keeps all.""",
+    "cache": """cache : bool
+        Use the on-disk cache of preprocessed windows.
+    cache_dir : path-like | None
+        Cache folder (default ``MNE_NEUROSKETCH_CACHE_DIR``, else
+        ``<MNE_DATA>/neurosketch_cache``).""",
+    "verbose": """verbose : bool | str | int | None
+        Control verbosity of the logging output. If ``None``, use the default
+        verbosity level. See :func:`mne.verbose`.""",
+}
+
+
+def _fill_doc(doc: str) -> str:
+    for key, text in _DOCS.items():
+        doc = doc.replace(f"%({key})s", text)
+    return doc
+
+
+def _corpus_doc(doc: str, reader, role: str) -> str:
+    """Add the Parameters and Notes of a public corpus class to its docstring.
+
+    They come from the reader's ``doc_parts`` (``path``, its own parameters,
+    notes) and the shared entries of :data:`_DOCS`; they go before an
+    ``Examples`` section. A docstring with its own Parameters is left as written.
+    """
+    parts = getattr(reader, "doc_parts", None)
+    if parts is None or "\n    Parameters\n" in doc:
+        return _fill_doc(doc)
+    path, params, notes = parts
+    head, sep, examples = doc.partition("\n    Examples\n")
+    lines = ["", "    Parameters", "    ----------"]
+    if role == "windows_class":
+        first, last = reader.subjects[0], reader.subjects[-1]
+        lines += [
+            "    subject_ids : int | list of int | None",
+            f"        Subjects ({first}..{last}); ``None`` loads all.",
+        ]
+    indent = " " * 8
+    path = textwrap.fill(path, 84, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False)  # fmt: skip
+    lines += ["    path : path-like | None", path]
+    if role == "moabb_class":
+        lines.append("    %(subjects)s")
+    lines += ["    " + params.strip(), "    %(cache)s"]
+    if role == "windows_class":
+        lines.append("    %(verbose)s")
+    if notes:
+        lines += ["", "    Notes", "    -----", "    " + notes.strip()]
+    body = head.rstrip() + "\n" + "\n".join(lines) + "\n"
+    body += (sep + examples) if sep else "    "
+    return _fill_doc(body)
+
+
+# The public classes' own parameters, around the reader's: (head, tail).
+_SIGNATURES = {
+    "windows_class": (
+        [("subject_ids", None), ("path", None)],
+        [("cache", True), ("cache_dir", None), ("verbose", None)],
+    ),
+    "moabb_class": (
+        [("path", None), ("subjects", None)],
+        [("cache", True), ("cache_dir", None)],
+    ),
+}
+
+
+def _register_public(cls, base, role):
+    """Register a public corpus class on its ``reader_class``; give it ``__init__``.
+
+    The ``__init__`` (unless the class writes its own) takes the parameters of
+    :data:`_SIGNATURES` around the reader's keyword parameters (all but ``path``);
+    ``path`` and the reader's go to the reader, the others to ``base.__init__``.
+    Its explicit signature serves the docs, introspection and the errors for
+    unknown arguments.
+    """
+    reader = vars(cls).get("reader_class")
+    if reader is None:
+        return
+    setattr(reader, role, cls)
+    if cls.__doc__:
+        cls.__doc__ = _corpus_doc(cls.__doc__, reader, role)
+    if "__init__" in vars(cls):
+        return
+    head, tail = _SIGNATURES[role]
+    kw, pos = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    own = inspect.signature(reader.__init__).parameters
+    params = [inspect.Parameter("self", pos)]
+    params += [
+        inspect.Parameter(n, pos if n in ("subject_ids", "path") else kw, default=d)
+        for n, d in head
+    ]
+    params += [p.replace(kind=kw) for n, p in own.items() if n not in ("self", "path")]
+    params += [inspect.Parameter(n, kw, default=d) for n, d in tail]
+    signature = inspect.Signature(params)
+    shared = [n for n, _ in head + tail if n != "path"]
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{cls.__name__}(): {err}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        del values["self"]
+        base_kwargs = {n: values.pop(n) for n in shared}
+        base.__init__(self, reader(values.pop("path"), **values), **base_kwargs)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = __init__
+
+
 class CorpusWindowsDataset(BaseConcatDataset):
     """A corpus as a braindecode :class:`~braindecode.datasets.BaseConcatDataset`.
 
     One :class:`~mne_neurosketch.datasets.LazyWindowsDataset` per recording: the
     windows stay in the memory-mapped cache and are read when indexed, so the
-    memory this needs does not grow with the number of subjects or runs. Corpus
-    modules subclass it with an explicit signature (see the module docstring).
+    memory this needs does not grow with the number of subjects or runs. A corpus
+    module subclasses it with a class attribute ``reader_class`` (its
+    :class:`CorpusReader`): the subclass then takes ``(subject_ids=None, path=None,
+    *, <the reader's parameters>, cache=True, cache_dir=None, verbose=None)``.
 
     Parameters
     ----------
@@ -728,6 +993,16 @@ class CorpusWindowsDataset(BaseConcatDataset):
         Class names; ``target`` ``k`` is ``class_names[k]``.
     """
 
+    #: Default of :meth:`protocol_splits` as ``(name, params)``; ``None`` uses
+    #: the reader's paper protocol.
+    split_protocol: ClassVar[tuple | None] = None
+    #: Former per-corpus protocol names -> ``(name, params)`` (deprecated).
+    _legacy_protocols: ClassVar[dict] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _register_public(cls, CorpusWindowsDataset, "windows_class")
+
     @verbose
     def __init__(
         self, reader, subject_ids=None, *, cache=True, cache_dir=None, verbose=None
@@ -742,6 +1017,49 @@ class CorpusWindowsDataset(BaseConcatDataset):
         self.class_names = list(reader.class_names())
         recordings = _load_subjects(reader, subject_ids, cache, cache_dir)
         super().__init__(_windows_datasets(recordings, self.class_names))
+
+    def protocol_splits(self, protocol=None, **params):
+        """Train/validation/test window indices of each subject.
+
+        Each subject is split on its own; fold ``k`` joins the ``k``-th split of
+        every subject.
+
+        Parameters
+        ----------
+        protocol : "paper" | "grouped" | None
+            The protocol, named as in :mod:`mne_neurosketch.benchmark.protocols`:
+            ``"paper"`` (the paper's stratified splits, seed 42; ``method="n_fold"``
+            keeps a fixed 20 % test set and 3 folds of the rest, ``"simple"`` is
+            one 60/20/20 split; default: the corpus' paper method) or ``"grouped"``
+            (leakage-free: whole ``group`` values, e.g. ``"run"`` or ``"trial"``,
+            held out; ``n_splits=None`` leaves one group out, the previous group
+            as validation). ``None`` uses the corpus' default.
+        **params
+            The protocol's parameters (``method``; ``group``, ``n_splits``).
+
+        Returns
+        -------
+        folds : list of tuple of ndarray
+            ``(train, valid, test)`` indices into this dataset.
+        """
+        if protocol is None:
+            protocol, default = self.split_protocol or (
+                self.reader.protocol,
+                self.reader.protocol_params,
+            )
+            params = {**default, **params}
+        elif protocol in self._legacy_protocols:
+            new, new_params = self._legacy_protocols[protocol]
+            warn(
+                f"protocol={protocol!r} is deprecated and will be removed; use "
+                f"protocol={new!r} with {new_params or 'its defaults'} (the "
+                "benchmark's protocol names).",
+                FutureWarning,
+            )
+            protocol, params = new, {**new_params, **params}
+        elif protocol == "paper" and self.reader.protocol == "paper":
+            params = {**self.reader.protocol_params, **params}
+        return split_per_subject(self, *make_split(protocol, params))
 
 
 # ----------------------------------------------------------------------------- MOABB
@@ -758,10 +1076,17 @@ class CorpusMOABBDataset(BaseDataset):
     The trials are the braindecode windows of :class:`CorpusWindowsDataset`, sample
     for sample: each recording is one MOABB run (a raw with the windows end to end and
     one annotation per window), ``interval`` is ``[0, (n_times - 1) / sfreq]`` so
-    MOABB's inclusive epochs have exactly ``n_times`` samples, ``unit_factor`` is 1
-    (arrays keep the corpus' unit) and every data channel type is kept
-    (``return_all_modalities=True``: ECoG and sEEG are not dropped). Use
+    MOABB's inclusive epochs have exactly ``n_times`` samples, and every data channel
+    type is kept (``return_all_modalities=True``: ECoG and sEEG are not dropped).
+    As for MOABB's own datasets, the raws are in volts (the windows times
+    :attr:`CorpusReader.to_volts`, the one place units are converted) and
+    ``unit_factor`` is 1e6, so MOABB's arrays are in µV. The dataset's
+    ``paradigm`` is the reader's :attr:`~CorpusReader.moabb_paradigm`. Use
     :class:`mne_neurosketch.paradigms.MultiClassDecoding` (no filter by default).
+
+    A corpus module subclasses it with a class attribute ``reader_class`` (its
+    :class:`CorpusReader`): the subclass then takes ``(path=None, *,
+    subjects=None, <the reader's parameters>, cache=True, cache_dir=None)``.
 
     Parameters
     ----------
@@ -775,29 +1100,47 @@ class CorpusMOABBDataset(BaseDataset):
         Cache folder.
     """
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _register_public(cls, CorpusMOABBDataset, "moabb_class")
+
     def __init__(self, reader, *, subjects=None, cache=True, cache_dir=None):
         self.reader = reader
         self.cache = cache
         self.cache_dir = cache_dir
         names = reader.class_names()
+        to_volts, paradigm = reader.to_volts, reader.paradigm
+        if to_volts is None:
+            warn(
+                f"{type(reader).__name__} declares no to_volts: its MOABB raws keep the "
+                "corpus' unit (unit_factor 1). Declare the factor to volts; it will be "
+                "required.",
+                FutureWarning,
+            )
         moabb_log = logging.getLogger("moabb.datasets.base")
         filt = _AbbrevFilter()
         moabb_log.addFilter(filt)
         try:
             super().__init__(
                 subjects=list(reader.subjects),
-                sessions_per_subject=1,
+                sessions_per_subject=reader.n_sessions,
                 events={name: k + 1 for k, name in enumerate(names)},
                 code=reader.code,
                 interval=[0.0, (reader.n_times - 1) / reader.sfreq],
-                paradigm="imagery",
+                paradigm=paradigm or "imagery",
                 doi=reader.doi,
-                unit_factor=1.0,
+                unit_factor=1.0 if to_volts is None else 1e6,
                 selected_subjects=subjects,
                 return_all_modalities=True,
             )
         finally:
             moabb_log.removeFilter(filt)
+        self._to_volts = 1.0 if to_volts is None else float(to_volts)
+
+    @property
+    def array_factor(self) -> float:
+        """Factor from the windows (the corpus' unit) to MOABB's arrays (µV)."""
+        return self._to_volts * self.unit_factor
 
     def _get_single_subject_data(self, subject):
         recordings = self.reader.load_subject(
@@ -813,7 +1156,7 @@ class CorpusMOABBDataset(BaseDataset):
                     f"{self.code}: two recordings of subject {subject} have session "
                     f"{session!r} and run {run!r}."
                 )
-            runs[run] = rec.to_raw(names)
+            runs[run] = rec.to_raw(names, to_volts=self._to_volts)
         return data
 
     def data_path(

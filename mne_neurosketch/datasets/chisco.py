@@ -24,17 +24,10 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, verbose
-from ._pickle import load_pickle
-from ._protocols import PAPER_N_FOLD, PAPER_SIMPLE, protocol_splits
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-    nonflat_trials,
-)
+from ..utils import logger
+from ._pickle import load_records
+from ._trials import class_patterns, nonflat_trials
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = [
     "CHISCO_CH_NAMES",
@@ -52,21 +45,15 @@ N_CLASSES = 39
 # The 122 EEG channels of Chisco's montage.csv in montage order, i.e. the 133
 # labels without the unused 10, 11, 84, 85, 110, 111, EKG, EMG and without
 # VEO, HEO and Trigger (stored after the EEG, at indices 122-124 of each trial).
-CHISCO_CH_NAMES = [
-    "T9", "FT9", "FTT9h", "T7", "TP7", "TTP7h", "C5", "FTT7h", "Ft7", "FFT7h",
-    "FC5", "FCC5h", "CCP5h", "TPP5h", "P7", "P9", "P11", "PO11", "PO9", "PPO7",
-    "P5", "CPP5h", "CP3", "C3", "FC3", "FFC5h", "F5", "F7", "AF7", "AFF5h",
-    "F3", "FFC3h", "FCC3h", "C1", "CCP3h", "CPP3h", "P3", "PO3", "POO7", "POO9h",
-    "POO11h", "I1", "OI1", "POO3", "PO1", "PPO1", "CPP1h", "CP1", "CCP1h", "FCC1h",
-    "FC1", "FFC1h", "F1", "AF3", "FP1", "FPz", "AFz", "Fz", "FCz", "FCCz",
-    "Cz", "CPPz", "PPOz", "POz", "POOz", "Oz", "Iz", "I2", "OI2", "POO4",
-    "PO2", "PPO2", "CPP2h", "CP2", "CCP2h", "FCC2h", "FC2", "FFC2h", "F2", "AF4",
-    "Fp2", "AF8", "AFF6h", "F4", "FFC4h", "FCC4h", "C2", "CCP4h", "CPP4h", "P4",
-    "PO4", "POO8", "POO10h", "POO12h", "PO12", "PO10", "PPO8", "P6", "CPP6h", "CP4",
-    "C4", "FC4", "FFC6h", "F6", "F8", "FFT8h", "FC6", "FCC6h", "CCP6h", "TPP8h",
-    "P8", "P10", "P12", "TTP8h", "C6", "FTT8h", "FT8", "T10", "FT10", "FTT10h",
-    "T8", "TP8",
-]  # fmt: skip
+CHISCO_CH_NAMES = """
+T9 FT9 FTT9h T7 TP7 TTP7h C5 FTT7h Ft7 FFT7h FC5 FCC5h CCP5h TPP5h P7 P9 P11 PO11
+PO9 PPO7 P5 CPP5h CP3 C3 FC3 FFC5h F5 F7 AF7 AFF5h F3 FFC3h FCC3h C1 CCP3h CPP3h P3
+PO3 POO7 POO9h POO11h I1 OI1 POO3 PO1 PPO1 CPP1h CP1 CCP1h FCC1h FC1 FFC1h F1 AF3
+FP1 FPz AFz Fz FCz FCCz Cz CPPz PPOz POz POOz Oz Iz I2 OI2 POO4 PO2 PPO2 CPP2h CP2
+CCP2h FCC2h FC2 FFC2h F2 AF4 Fp2 AF8 AFF6h F4 FFC4h FCC4h C2 CCP4h CPP4h P4 PO4 POO8
+POO10h POO12h PO12 PO10 PPO8 P6 CPP6h CP4 C4 FC4 FFC6h F6 F8 FFT8h FC6 FCC6h CCP6h
+TPP8h P8 P10 P12 TTP8h C6 FTT8h FT8 T10 FT10 FTT10h T8 TP8
+""".split()
 _EXTRA_CH_NAMES = ["VEO", "HEO", "Trigger"]
 _N_STORED_CHANNELS = len(CHISCO_CH_NAMES) + len(_EXTRA_CH_NAMES)  # 125
 _RUN_RE = re.compile(r"^sub-(\d+)_task-(read|imagine)_run-(\d+)_eeg\.(pkl|fif)$")
@@ -89,7 +76,7 @@ def run_number(fname) -> int:
     Parameters
     ----------
     fname : path-like
-        The file.
+        A derivative file; only its name is read.
 
     Returns
     -------
@@ -111,7 +98,7 @@ def read_textmaps(fname) -> dict:
     Parameters
     ----------
     fname : path-like
-        The file.
+        The ``textmaps.json`` of the release.
 
     Returns
     -------
@@ -150,21 +137,12 @@ def read_textmaps(fname) -> dict:
 
 def _read_pkl_trials(fname, n_times):
     """Trials (n, 122, T) in volts (float32) and their texts from one pickle."""
-    trials = load_pickle(fname, what="Chisco pickle")
-    if not isinstance(trials, list):
-        raise ValueError(
-            f"The Chisco pickle {fname} should hold a list of trials, got "
-            f"{type(trials).__name__}."
-        )
+    trials = load_records(
+        fname, what="Chisco pickle", keys=("text", "input_features"), item="trial"
+    )
     X = np.empty((len(trials), len(CHISCO_CH_NAMES), n_times), dtype=np.float32)
     texts = []
     for ii, trial in enumerate(trials):
-        if not isinstance(trial, dict) or not {"text", "input_features"} <= set(trial):
-            keys = sorted(map(str, trial)) if isinstance(trial, dict) else type(trial)
-            raise ValueError(
-                f"Trial {ii} of the Chisco pickle {fname} should be a dict with the "
-                f"keys 'text' and 'input_features', got {keys}."
-            )
         feats = trial["input_features"]
         expected = (1, _N_STORED_CHANNELS, n_times)
         if not isinstance(feats, np.ndarray) or feats.shape != expected:
@@ -213,6 +191,22 @@ def _to_microvolts(X):
     return X
 
 
+_PATH_DOC = (
+    "Folder holding ``derivatives/`` and ``json/`` (or its parent holding "
+    "``Chisco/``); ``None`` reads the MNE config key ``MNE_DATASETS_CHISCO_PATH``."
+)
+
+_PARAMS_DOC = """
+    task : 'read' | 'imagine'
+        ``read`` is the 0-5 s epoch (2501 samples), ``imagine`` the 5-8.3 s epoch
+        (1651 samples) after the same sentence onset.
+    source : 'auto' | 'pkl' | 'fif'
+        Which derivative to read: ``preprocessed_pkl`` (the paper's), the
+        ``preprocessed_fif`` MNE epochs, or ``auto`` (pkl if present, else fif).
+    drop_flat : bool
+        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+
+
 class _ChiscoReader(CorpusReader):
     code = "Chisco"
     publisher = "OpenNeuro ds005170 (https://openneuro.org/datasets/ds005170)"
@@ -221,6 +215,20 @@ class _ChiscoReader(CorpusReader):
     subjects = (1, 2, 3, 4, 5)
     tasks = ("read", "imagine")
     doi = "10.18112/openneuro.ds005170.v1.1.2"
+
+    name = "chisco"
+    aliases = ("Chisco",)
+    registered_tasks = ("read", "imagine")
+    n_chans, n_classes = 122, 39
+    to_volts = 1e-6  # the windows are in µV (_to_microvolts, as the paper)
+    # Reading sentences shown on screen gives stimulus-locked visual responses
+    # (MOABB's ERP kind); imagining speech is imagery.
+    moabb_paradigm = {"read": "p300", "imagine": "imagery"}
+    protocol, protocol_params = "paper", {"method": "n_fold"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "Chisco, sentences ({task}), 39 classes, EEG 122 channels (5 subjects)"
+    simulation = {"class_signal": 0.5}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, None)
 
     def __init__(self, path=None, *, task="read", source="auto", drop_flat=True):
         super().__init__(path, task=task)
@@ -239,9 +247,7 @@ class _ChiscoReader(CorpusReader):
     def n_times(self):
         return N_TIMES[self.task]
 
-    @property
-    def sfreq(self):
-        return SFREQ
+    sfreq = SFREQ
 
     def class_names(self):
         fname = self.root / "json" / "classnumber.json"
@@ -255,13 +261,6 @@ class _ChiscoReader(CorpusReader):
                     f"'0'..'{N_CLASSES - 1}' to names."
                 ) from None
         return [f"category{k:02d}" for k in range(N_CLASSES)]
-
-    def cache_params(self):
-        return {
-            **super().cache_params(),
-            "source": self.source,
-            "drop_flat": self.drop_flat,
-        }
 
     def _run_files(self, subject):
         sub = f"sub-{subject:02d}"
@@ -345,17 +344,6 @@ class _ChiscoReader(CorpusReader):
         )
 
 
-_PARAMS_DOC = """
-    task : 'read' | 'imagine'
-        ``read`` is the 0-5 s epoch (2501 samples), ``imagine`` the 5-8.3 s epoch
-        (1651 samples) after the same sentence onset.
-    source : 'auto' | 'pkl' | 'fif'
-        Which derivative to read: ``preprocessed_pkl`` (the paper's), the
-        ``preprocessed_fif`` MNE epochs, or ``auto`` (pkl if present, else fif).
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
-
-
 class Chisco(CorpusWindowsDataset):
     """Chisco (OpenNeuro ds005170) as a braindecode dataset of trials.
 
@@ -369,63 +357,14 @@ class Chisco(CorpusWindowsDataset):
     are dropped and counted in the log instead of raising ``KeyError``; run
     files are sorted by run number instead of ``os.listdir`` order.
     Per-window metadata: ``trial`` (index in its file) and ``text``.
-
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects (1-5); ``None`` loads all.
-    path : path-like | None
-        Folder holding ``derivatives/`` and ``json/`` (or its parent holding
-        ``Chisco/``); ``None`` reads the MNE config key
-        ``MNE_DATASETS_CHISCO_PATH``.
-    %s
-    cache : bool
-        Cache the preprocessed trials on disk.
-    cache_dir : path-like | None
-        Cache folder; ``None`` uses the default.
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
     """
 
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        task="read",
-        source="auto",
-        drop_flat=True,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _ChiscoReader(path, task=task, source=source, drop_flat=drop_flat)
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _ChiscoReader
 
-    def protocol_splits(self, protocol="n_fold"):
-        """Train/validation/test trial indices of each subject.
-
-        Parameters
-        ----------
-        protocol : 'n_fold' | 'simple'
-            The paper's stratified splits (seed 42): ``n_fold`` (a fixed 20 %
-            test set and 3 folds on the rest; the Chisco configuration) or
-            ``simple`` (60/20/20).
-
-        Returns
-        -------
-        folds : list of tuple of ndarray
-            ``(train, valid, test)`` indices into this dataset; fold ``k`` joins
-            the ``k``-th split of every subject.
-        """
-        return protocol_splits(
-            self, protocol, {"n_fold": PAPER_N_FOLD, "simple": PAPER_SIMPLE}
-        )
-
-
-Chisco.__doc__ = Chisco.__doc__ % _PARAMS_DOC.strip()
+    _legacy_protocols = {
+        "n_fold": ("paper", {"method": "n_fold"}),
+        "simple": ("paper", {"method": "simple"}),
+    }
 
 
 class ChiscoMOABB(CorpusMOABBDataset):
@@ -434,36 +373,9 @@ class ChiscoMOABB(CorpusMOABBDataset):
     One session per subject, one MOABB run per run file; the events are the 39
     category names of ``json/classnumber.json``. Use it with
     :class:`mne_neurosketch.paradigms.MultiClassDecoding`.
-
-    Parameters
-    ----------
-    path : path-like | None
-        See :class:`Chisco`.
-    %s
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all.
-    cache : bool
-        Cache the preprocessed trials on disk.
-    cache_dir : path-like | None
-        Cache folder.
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        task="read",
-        source="auto",
-        drop_flat=True,
-        subjects=None,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _ChiscoReader(path, task=task, source=source, drop_flat=drop_flat)
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
-
-
-ChiscoMOABB.__doc__ = ChiscoMOABB.__doc__ % _PARAMS_DOC.strip()
+    reader_class = _ChiscoReader
 
 
 # --------------------------------------------------------------------------- #
@@ -483,13 +395,11 @@ def _sentences(n):
     return out
 
 
+@_ChiscoReader.simulator
 def simulate_chisco(
     path,
-    subjects=(1,),
+    sim,
     *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
     tasks=("read", "imagine"),
     runs=(1, 10),
     n_trials_per_run=6,
@@ -546,8 +456,8 @@ def simulate_chisco(
         The corpus folder.
     """
     path = Path(path) / "Chisco"
-    rng = np.random.default_rng(seed)
-    if full_size:
+    rng = np.random.default_rng(sim.seed)
+    if sim.full_size:
         runs, n_categories = tuple(range(1, 46)), N_CLASSES
         n_trials_per_run = 150 if n_trials_per_run == 6 else n_trials_per_run
     n_mapped = n_trials_per_run - n_unmapped
@@ -557,10 +467,12 @@ def simulate_chisco(
     textmaps = {}
     (path / "json").mkdir(parents=True, exist_ok=True)
     patterns = {
-        task: class_patterns(N_CLASSES, len(CHISCO_CH_NAMES), N_TIMES[task], seed=seed)
+        task: class_patterns(
+            N_CLASSES, len(CHISCO_CH_NAMES), N_TIMES[task], seed=sim.seed
+        )
         for task in tasks
     }
-    for subject in subjects:
+    for subject in sim.subjects:
         sub = f"sub-{subject:02d}"
         for task in tasks:
             n_times = N_TIMES[task]
@@ -575,8 +487,8 @@ def simulate_chisco(
                         textmaps[sent] = cat
                     text = sent + (" \n" if k % 3 == 2 else "")
                     eeg = rng.standard_normal((len(CHISCO_CH_NAMES), n_times))
-                    if class_signal:
-                        eeg += class_signal * patterns[task][cat]
+                    if sim.class_signal:
+                        eeg += sim.class_signal * patterns[task][cat]
                     feats = np.empty((1, _N_STORED_CHANNELS, n_times))
                     feats[0, : len(CHISCO_CH_NAMES)] = eeg * 1e-5
                     feats[0, len(CHISCO_CH_NAMES) :] = (

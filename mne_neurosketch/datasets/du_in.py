@@ -26,17 +26,10 @@ import numpy as np
 import pandas as pd
 
 from ..splits import GroupedSplit, simple_split
-from ..utils import logger, verbose
-from ._pickle import load_pickle
-from ._protocols import PAPER_SIMPLE, grouped, protocol_splits
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-    nonflat_trials,
-)
+from ..utils import logger
+from ._pickle import describe, load_pickle, load_records
+from ._trials import class_patterns, nonflat_trials
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = [
     "DUIN_SELECTED_CHANNELS",
@@ -57,18 +50,18 @@ RUN_SUBDIR = "dataset.bipolar.default.unaligned"
 # Du-IN's hand-picked 10 channels per subject (Du-IN train/duin/run_cls.py), in
 # the order Du-IN uses them; corpora.md section 1.3.
 DUIN_SELECTED_CHANNELS = {
-    1: ["SM8", "SM9", "SM7", "SM11", "P4", "SM10", "SM6", "P3", "SM5", "CI9"],
-    2: ["TI'2", "TI'3", "TI'1", "TI'6", "TI'4", "TI'7", "ST'3", "ST'2", "ST'4", "FP'4"],
-    3: ["ST3", "ST1", "ST2", "ST9", "TI'4", "TI'3", "ST4", "TI'2", "ST7", "TI'8"],
-    4: ["D12", "D13", "C4", "C3", "D11", "D14", "D10", "D9", "D5", "C15"],
-    5: ["E8", "E9", "E6", "E7", "E11", "E12", "E5", "E10", "C10", "E4"],
-    6: ["D3", "D1", "D6", "D2", "D5", "D4", "D7", "D8", "G8", "E13"],
-    7: ["H2", "H4", "H3", "H1", "H6", "H5", "E4", "H7", "C13", "E5"],
-    8: ["TI3", "TI4", "TI2", "TI5", "B9", "TI6", "TI7", "TI9", "TI10", "B5"],
-    9: ["K9", "K8", "K6", "K7", "K11", "K10", "K5", "K4", "K3", "I9"],
-    10: ["PI5", "PI6", "PI7", "PI8", "PI1", "PI9", "PI2", "SM2", "SP3", "PI4"],
-    11: ["T2", "T3", "C9", "T4", "T5", "C7", "C8", "T1", "s1", "C4"],
-    12: ["TI'4", "TI'2", "TI'3", "TI'5", "TI'8", "TI'6", "TI'7", "TO'9", "P'5", "TO'8"],
+    1: "SM8 SM9 SM7 SM11 P4 SM10 SM6 P3 SM5 CI9".split(),
+    2: "TI'2 TI'3 TI'1 TI'6 TI'4 TI'7 ST'3 ST'2 ST'4 FP'4".split(),
+    3: "ST3 ST1 ST2 ST9 TI'4 TI'3 ST4 TI'2 ST7 TI'8".split(),
+    4: "D12 D13 C4 C3 D11 D14 D10 D9 D5 C15".split(),
+    5: "E8 E9 E6 E7 E11 E12 E5 E10 C10 E4".split(),
+    6: "D3 D1 D6 D2 D5 D4 D7 D8 G8 E13".split(),
+    7: "H2 H4 H3 H1 H6 H5 E4 H7 C13 E5".split(),
+    8: "TI3 TI4 TI2 TI5 B9 TI6 TI7 TI9 TI10 B5".split(),
+    9: "K9 K8 K6 K7 K11 K10 K5 K4 K3 I9".split(),
+    10: "PI5 PI6 PI7 PI8 PI1 PI9 PI2 SM2 SP3 PI4".split(),
+    11: "T2 T3 C9 T4 T5 C7 C8 T1 s1 C4".split(),
+    12: "TI'4 TI'2 TI'3 TI'5 TI'8 TI'6 TI'7 TO'9 P'5 TO'8".split(),
 }
 
 # Released runs, bipolar channel count and epoch count per subject (NEMAR
@@ -149,7 +142,7 @@ def read_du_in_channels(run_dir):
     if not isinstance(ch_names, (list, tuple)) or not ch_names:
         raise ValueError(
             f"The Du-IN info file {fname} has no 'ch_names' list (got "
-            f"{_describe(info)}). It should be the pickled DotDict of the release."
+            f"{describe(info)}). It should be the pickled DotDict of the release."
         )
     return [str(ch) for ch in ch_names]
 
@@ -188,20 +181,12 @@ def read_du_in_run(run_dir, channels=None):
         picks = np.array([ch_names.index(ch) for ch in channels])
 
     fname = run_dir / "data"
-    records = load_pickle(fname, what="Du-IN data file")
-    if not isinstance(records, list) or not records:
-        raise ValueError(
-            f"The Du-IN data file {fname} should hold a non-empty list of records, "
-            f"got {_describe(records)}."
-        )
+    records = load_records(
+        fname, what="Du-IN data file", keys=("name", "data_s"), non_empty=True
+    )
     data = np.empty((len(records), len(picks), N_TIMES), dtype=np.float32)
     words = []
     for ii, record in enumerate(records):
-        if not isinstance(record, dict) or not {"name", "data_s"} <= set(record):
-            raise ValueError(
-                f"Record {ii} of the Du-IN data file {fname} should have the keys "
-                f"'name' and 'data_s', got {_describe(record)}."
-            )
         signal = record["data_s"]
         if not isinstance(signal, np.ndarray) or signal.shape != (
             len(ch_names),
@@ -210,21 +195,13 @@ def read_du_in_run(run_dir, channels=None):
             raise ValueError(
                 f"Record {ii} of {fname}: 'data_s' should be an array of shape "
                 f"({len(ch_names)}, {N_TIMES}) (channels of the info file x 3 s at "
-                f"1000 Hz), got {_describe(signal)}."
+                f"1000 Hz), got {describe(signal)}."
             )
         data[ii] = signal[picks]
         words.append(str(record["name"]))
     # Drop the records: a full run is about 1.5 GB of float64 as released.
     del records
     return data, words, [ch_names[p] for p in picks]
-
-
-def _describe(obj):
-    if isinstance(obj, np.ndarray):
-        return f"array of shape {obj.shape} and dtype {obj.dtype}"
-    if isinstance(obj, dict):
-        return f"{type(obj).__name__} with keys {sorted(map(str, obj))}"
-    return f"{type(obj).__name__}"
 
 
 _LAYOUT = """Du-IN/                         (Hugging Face liulab-repository/Du-IN)
@@ -268,6 +245,34 @@ def train_trials(y, runs, split="simple"):
     return np.sort(train)
 
 
+_PATH_DOC = (
+    "The downloaded repository (holding ``data/seeg.he2023xuanwu``) or that folder;"
+    " ``None`` reads ``MNE_DATASETS_DUIN_PATH``."
+)
+
+_PARAMS_DOC = """channels : 'paper' | 'all' | dict
+        ``paper``: Du-IN's 10 hand-picked channels of each subject
+        (:data:`DUIN_SELECTED_CHANNELS`, in that order); ``all``: every channel
+        common to the subject's runs; or ``{subject: [names]}``.
+    normalize : 'train' | 'subject' | None
+        Per-channel z-scoring over trials and time. ``train`` (default) takes
+        the statistics from the training trials of ``split`` only;
+        ``subject`` from all the subject's trials (the paper's
+        ``data_after_norm``, which lets test trials into the statistics);
+        ``None`` keeps volts.
+    split : 'simple' | 'run'
+        The split whose training part ``normalize='train'`` uses (see
+        :func:`train_trials`): the paper's ``simple`` split, or grouped by run.
+    drop_flat : bool
+        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+
+_NOTES_DOC = """
+    The paper's protocol is ``PaperSplit("simple")`` on each subject's trials;
+    a leakage-free alternative is ``GroupedSplit()`` with
+    ``groups_of(windows, "run")``. Use the same ``split`` here so that the
+    z-scoring statistics come from the training trials."""
+
+
 class _DuINReader(CorpusReader):
     code = "Du-IN"
     publisher = "Hugging Face (https://huggingface.co/datasets/liulab-repository/Du-IN)"
@@ -280,6 +285,22 @@ class _DuINReader(CorpusReader):
     subjects = tuple(range(1, N_SUBJECTS + 1))
     tasks = ("word_classification",)
     doi = None
+
+    name = "duin"
+    aliases = ("du-in", "Du-IN", "du_in")
+    registered_tasks = ()
+    n_chans, n_classes = 10, 61  # the paper's channels
+    # The windows are z-scored (normalize=), unitless: read as µV so that MOABB's
+    # arrays keep their values.
+    to_volts = 1e-6
+    # Words read aloud: sEEG of speech production, an executed movement, which
+    # MOABB files under "imagery" with its motor datasets.
+    moabb_paradigm = "imagery"
+    protocol, protocol_params = "paper", {"method": "simple"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "Du-IN, 61 spoken words, sEEG 10 channels (12 subjects)"
+    simulation = {"class_signal": 0.5}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, _NOTES_DOC)
 
     def __init__(
         self,
@@ -309,19 +330,16 @@ class _DuINReader(CorpusReader):
             )
         self.channels, self.normalize, self.split = channels, normalize, split
         self.drop_flat = bool(drop_flat)
+        if normalize is None:
+            self.to_volts = 1.0  # not z-scored: the release's volts
 
     def _is_root(self, folder):
         return folder.name == RELEASE_DIR[1] and any(
             (folder / f"{s:03d}").is_dir() for s in self.subjects
         )
 
-    @property
-    def n_times(self):
-        return N_TIMES
-
-    @property
-    def sfreq(self):
-        return SFREQ
+    n_times = N_TIMES
+    sfreq = SFREQ
 
     def class_names(self):
         # The subject's words in sorted order (Du-IN's label order); the word
@@ -440,25 +458,8 @@ def _zscore(X, y, runs, normalize, split):
     X /= np.where(std > 0, std, 1.0)
 
 
-_PARAMS_DOC = """channels : 'paper' | 'all' | dict
-        ``paper``: Du-IN's 10 hand-picked channels of each subject
-        (:data:`DUIN_SELECTED_CHANNELS`, in that order); ``all``: every channel
-        common to the subject's runs; or ``{subject: [names]}``.
-    normalize : 'train' | 'subject' | None
-        Per-channel z-scoring over trials and time. ``train`` (default) takes
-        the statistics from the training trials of ``split`` only;
-        ``subject`` from all the subject's trials (the paper's
-        ``data_after_norm``, which lets test trials into the statistics);
-        ``None`` keeps volts.
-    split : 'simple' | 'run'
-        The split whose training part ``normalize='train'`` uses (see
-        :func:`train_trials`): the paper's ``simple`` split, or grouped by run.
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
-
-
 class DuIN(CorpusWindowsDataset):
-    __doc__ = f"""Du-IN (sEEG, 61 words) as a braindecode dataset of 3-s trials.
+    """Du-IN (sEEG, 61 words) as a braindecode dataset of 3-s trials.
 
     One recording per run (description ``subject``, ``session`` ``"0"``,
     ``run`` = run number), runs in run order, trials in file order; 1000 Hz,
@@ -470,106 +471,24 @@ class DuIN(CorpusWindowsDataset):
     the validation and test trials (the paper normalised the whole subject,
     ``normalize="subject"``); the pickles are read with a restricted
     unpickler; trials are not shuffled.
-
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects 1-12; ``None`` loads all.
-    path : path-like | None
-        The downloaded repository (holding ``data/seeg.he2023xuanwu``) or that
-        folder; ``None`` reads ``MNE_DATASETS_DUIN_PATH``.
-    {_PARAMS_DOC}
-    cache : bool
-        Cache the preprocessed trials on disk.
-    cache_dir : path-like | None
-        Cache folder; ``None`` uses the default.
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
-
-    Notes
-    -----
-    The paper's protocol is ``PaperSplit("simple")`` on each subject's trials;
-    a leakage-free alternative is ``GroupedSplit()`` with
-    ``groups_of(windows, "run")``. Use the same ``split`` here so that the
-    z-scoring statistics come from the training trials.
     """
 
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        channels="paper",
-        normalize="train",
-        split="simple",
-        drop_flat=True,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _DuINReader(
-            path, channels=channels, normalize=normalize, split=split, drop_flat=drop_flat
-        )
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _DuINReader
 
-    def protocol_splits(self, protocol="simple"):
-        """Train/validation/test trial indices of each subject.
-
-        Parameters
-        ----------
-        protocol : 'simple' | 'run'
-            ``simple``: the paper's stratified 60/20/20 split (seed 42), one
-            split. ``run``: leakage-free leave-one-run-out, the previous run
-            as validation (needs 3 runs or more).
-
-        Returns
-        -------
-        folds : list of tuple of ndarray
-            ``(train, valid, test)`` indices into this dataset; fold ``k`` joins
-            the ``k``-th split of every subject.
-        """
-        return protocol_splits(
-            self, protocol, {"simple": PAPER_SIMPLE, "run": grouped("run")}
-        )
+    _legacy_protocols = {
+        "simple": ("paper", {"method": "simple"}),
+        "run": ("grouped", {"group": "run"}),
+    }
 
 
 class DuINMOABB(CorpusMOABBDataset):
-    __doc__ = f"""Du-IN as a MOABB dataset (code ``"Du-IN"``): the trials of ``DuIN``.
+    """Du-IN as a MOABB dataset (code ``"Du-IN"``): the trials of ``DuIN``.
 
     One session per subject and one MOABB run per Du-IN run; sEEG channels are
     kept. Use it with :class:`mne_neurosketch.paradigms.MultiClassDecoding`.
-
-    Parameters
-    ----------
-    path : path-like | None
-        See :class:`DuIN`.
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all.
-    {_PARAMS_DOC}
-    cache : bool
-        Cache the preprocessed trials on disk.
-    cache_dir : path-like | None
-        Cache folder.
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        subjects=None,
-        channels="paper",
-        normalize="train",
-        split="simple",
-        drop_flat=True,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _DuINReader(
-            path, channels=channels, normalize=normalize, split=split, drop_flat=drop_flat
-        )
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
+    reader_class = _DuINReader
 
 
 # --------------------------------------------------------------------------- #
@@ -621,18 +540,9 @@ def _pad_channels(selected, n_channels):
     return list(selected) + extra
 
 
+@_DuINReader.simulator
 def simulate_du_in(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    runs=(1, 2),
-    n_words=3,
-    n_trials_per_word=3,
-    n_channels=12,
-    protocol=4,
+    path, sim, *, runs=(1, 2), n_words=3, n_trials_per_word=3, n_channels=12, protocol=4
 ):
     """Write synthetic Du-IN files in the layout of the public release.
 
@@ -674,14 +584,16 @@ def simulate_du_in(
         ``path`` (the repository root; pass it as ``path=`` to :class:`DuIN`).
     """
     path = Path(path)
-    rng = np.random.default_rng(seed)
-    patterns = class_patterns(N_WORDS, len(DUIN_SELECTED_CHANNELS[1]), N_TIMES, seed=seed)
+    rng = np.random.default_rng(sim.seed)
+    patterns = class_patterns(
+        N_WORDS, len(DUIN_SELECTED_CHANNELS[1]), N_TIMES, seed=sim.seed
+    )
     with _duin_dotdict_class() as DotDict:
-        for subject in subjects:
+        for subject in sim.subjects:
             if subject not in _RELEASE_TABLE:
                 raise ValueError(f"Du-IN subjects are 1 to 12, got {subject!r}.")
             selected = DUIN_SELECTED_CHANNELS[subject]
-            if full_size:
+            if sim.full_size:
                 sub_runs, n_chans, n_epochs = _RELEASE_TABLE[subject]
                 words = _synthetic_words(N_WORDS)
                 per_run = np.full(len(sub_runs), n_epochs // len(sub_runs))
@@ -706,8 +618,10 @@ def simulate_du_in(
                 records = []
                 for word in run_words:
                     signal = rng.standard_normal((n_chans, N_TIMES))
-                    if class_signal:
-                        signal[: len(selected)] += class_signal * patterns[label[word]]
+                    if sim.class_signal:
+                        signal[: len(selected)] += (
+                            sim.class_signal * patterns[label[word]]
+                        )
                     records.append(DotDict(name=word, data_s=signal * 3e-5))
                 with open(run_dir / "data", "wb") as fid:
                     pickle.dump(records, fid, protocol=protocol)

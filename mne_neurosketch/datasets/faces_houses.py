@@ -10,15 +10,10 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from ..utils import logger, verbose
+from ..utils import logger
 from ._io import require_file
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-)
+from ._trials import class_patterns
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = [
     "FACES_HOUSES_CHANNELS",
@@ -48,6 +43,38 @@ faces_basic/
     locs/<s>_xslocs.mat             (not read)"""
 
 
+_PATH_DOC = (
+    "The ``faces_basic`` folder (or its parent); ``None`` reads the MNE config key "
+    "``MNE_DATASETS_FACESHOUSES_PATH``."
+)
+
+_PARAMS_DOC = """
+    scale : None | "std" | float
+        Per-subject scaling. ``None`` (the paper) keeps the raw amplifier units;
+        subjects aa, ha and jt are about 1000 times larger than the others, which
+        matters when subjects are pooled. ``"std"`` divides each subject by the
+        standard deviation of its whole recording (unitless; label-free, computed
+        before any split); a number multiplies (e.g. ``0.0298e-6`` for volts, the
+        factor Miller's READMEs give for sibling experiments).
+    min_stim_samples : int
+        Stimulus runs shorter than this are spurious codes and skipped."""
+
+_NOTES_DOC = """
+    Windows are the paper's trials: 400 samples (0-400 ms at 1000 Hz) from each
+    picture onset, all channels of the subject (31 to 102, ``ch_types="ecog"``,
+    named ``ECOG001``...), label ``face`` = 0 and ``house`` = 1, in presentation
+    order; no filtering, re-referencing, baseline or trial rejection.
+
+    Difference from the paper's script: it epochs each stimulus run as it is and
+    ``np.stack`` fails when one run is not 400 samples long (subject ``ha``); here
+    every window is a fixed 400 samples from the onset, and runs shorter than
+    ``min_stim_samples`` are skipped. Subjects are numbered 1..14 (the paper's
+    preparation used 0..13 for the same order: aa, ap, ... zt); the description
+    column ``subject_code`` gives the code; per-window metadata ``stimulus`` (picture
+    id 1-100: each picture is shown 3 times, so repetitions of a picture fall on
+    both sides of a random split) and ``onset`` (sample)."""
+
+
 class _FacesHousesReader(CorpusReader):
     code = "FacesHouses"
     publisher = (
@@ -60,6 +87,21 @@ class _FacesHousesReader(CorpusReader):
     tasks = ("faceshouses",)
     doi = "10.1371/journal.pcbi.1004660"
 
+    name = "faceshouses"
+    aliases = ("faces-houses", "FacesHouses", "faces_houses", "faces_basic")
+    registered_tasks = ()
+    n_chans, n_classes = 60, 2  # varies by subject; a typical count
+    # Amplifier units of 0.0298 µV (corpora.md; subjects aa, ha and jt have a
+    # range about 1000 times larger). ``scale=`` changes it (see __init__).
+    to_volts = 0.0298e-6
+    # Visual responses locked to each picture: MOABB's ERP kind.
+    moabb_paradigm = "p300"
+    protocol, protocol_params = "paper", {"method": "n_fold"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "FacesHouses, faces vs houses, ECoG (14 subjects)"
+    simulation = {"class_signal": 0.5}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, _NOTES_DOC)
+
     def __init__(self, path=None, *, scale=None, min_stim_samples=200):
         super().__init__(path, task="faceshouses")
         if not (scale is None or scale == "std" or isinstance(scale, (int, float))):
@@ -69,27 +111,19 @@ class _FacesHousesReader(CorpusReader):
             )
         self.scale = scale
         self.min_stim_samples = int(min_stim_samples)
+        if scale == "std":
+            self.to_volts = 1e-6  # unitless: read as µV
+        elif scale is not None:
+            self.to_volts = type(self).to_volts / float(scale)
 
     def _is_root(self, folder: Path) -> bool:
         return (folder / "data").is_dir()
 
-    @property
-    def n_times(self) -> int:
-        return _N_TIMES
-
-    @property
-    def sfreq(self) -> float:
-        return _SFREQ
+    n_times = _N_TIMES
+    sfreq = _SFREQ
 
     def class_names(self):
         return ["face", "house"]
-
-    def cache_params(self):
-        return dict(
-            super().cache_params(),
-            scale=self.scale,
-            min_stim_samples=self.min_stim_samples,
-        )
 
     def source_files(self, subject):
         s = FACES_HOUSES_SUBJECTS[subject - 1]
@@ -222,115 +256,20 @@ def find_stimulus_onsets(stim, *, n_times=_N_TIMES, min_samples=200):
     return starts[keep], codes[keep].astype(np.int64), n_short, n_late
 
 
-_PARAMS_DOC = """
-    scale : None | "std" | float
-        Per-subject scaling. ``None`` (the paper) keeps the raw amplifier units;
-        subjects aa, ha and jt are about 1000 times larger than the others, which
-        matters when subjects are pooled. ``"std"`` divides each subject by the
-        standard deviation of its whole recording (unitless; label-free, computed
-        before any split); a number multiplies (e.g. ``0.0298e-6`` for volts, the
-        factor Miller's READMEs give for sibling experiments).
-    min_stim_samples : int
-        Stimulus runs shorter than this are spurious codes and skipped.
-    cache : bool
-        Use the on-disk cache of preprocessed windows.
-    cache_dir : path-like | None
-        Cache folder (default ``MNE_NEUROSKETCH_CACHE_DIR``, else
-        ``<MNE_DATA>/neurosketch_cache``)."""
-
-_NOTES_DOC = """
-    Windows are the paper's trials: 400 samples (0-400 ms at 1000 Hz) from each
-    picture onset, all channels of the subject (31 to 102, ``ch_types="ecog"``,
-    named ``ECOG001``...), label ``face`` = 0 and ``house`` = 1, in presentation
-    order; no filtering, re-referencing, baseline or trial rejection.
-
-    Difference from the paper's script: it epochs each stimulus run as it is and
-    ``np.stack`` fails when one run is not 400 samples long (subject ``ha``); here
-    every window is a fixed 400 samples from the onset, and runs shorter than
-    ``min_stim_samples`` are skipped. Subjects are numbered 1..14 (the paper's
-    preparation used 0..13 for the same order: aa, ap, ... zt); the description
-    column ``subject_code`` gives the code; per-window metadata ``stimulus`` (picture
-    id 1-100: each picture is shown 3 times, so repetitions of a picture fall on
-    both sides of a random split) and ``onset`` (sample)."""
-
-
 class FacesHouses(CorpusWindowsDataset):
-    __doc__ = f"""FacesHouses (Miller) as a braindecode dataset of 400-ms ECoG windows.
+    """FacesHouses (Miller) as a braindecode dataset of 400-ms ECoG windows."""
 
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects (1..14); ``None`` loads all.
-    path : path-like | None
-        The ``faces_basic`` folder (or its parent); ``None`` reads the MNE config key
-        ``MNE_DATASETS_FACESHOUSES_PATH``.
-    {_PARAMS_DOC}
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
-
-    Notes
-    -----
-    {_NOTES_DOC}
-    """
-
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        scale=None,
-        min_stim_samples=200,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _FacesHousesReader(path, scale=scale, min_stim_samples=min_stim_samples)
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _FacesHousesReader
 
 
 class FacesHousesMOABB(CorpusMOABBDataset):
-    __doc__ = f"""FacesHouses as a MOABB dataset (code ``"FacesHouses"``), ECoG kept.
+    """FacesHouses as a MOABB dataset (code ``"FacesHouses"``), ECoG kept."""
 
-    Parameters
-    ----------
-    path : path-like | None
-        The ``faces_basic`` folder (see :class:`FacesHouses`).
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all 14.
-    {_PARAMS_DOC}
-
-    Notes
-    -----
-    {_NOTES_DOC}
-    """
-
-    def __init__(
-        self,
-        path=None,
-        *,
-        subjects=None,
-        scale=None,
-        min_stim_samples=200,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _FacesHousesReader(path, scale=scale, min_stim_samples=min_stim_samples)
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
+    reader_class = _FacesHousesReader
 
 
-def simulate_faces_houses(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    n_stimuli=None,
-    n_chans=None,
-    irregular=False,
-):
+@_FacesHousesReader.simulator
+def simulate_faces_houses(path, sim, *, n_stimuli=None, n_chans=None, irregular=False):
     """Write synthetic ``faces_basic`` files in the real ``.mat`` format.
 
     Parameters
@@ -358,12 +297,12 @@ def simulate_faces_houses(
     root : pathlib.Path
         The ``faces_basic`` folder.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "faces_basic"
-    for subject in subjects:
+    for subject in sim.subjects:
         s = FACES_HOUSES_SUBJECTS[subject - 1]
-        n_stim = n_stimuli or ((200 if s == "rr" else 300) if full_size else 8)
-        n_ch = n_chans or (FACES_HOUSES_CHANNELS[s] if full_size else 5)
+        n_stim = n_stimuli or ((200 if s == "rr" else 300) if sim.full_size else 8)
+        n_ch = n_chans or (FACES_HOUSES_CHANNELS[s] if sim.full_size else 5)
         half = n_stim // 2
         codes = rng.permutation(
             np.r_[rng.integers(51, 101, n_stim - half), rng.integers(1, 51, half)]
@@ -381,12 +320,12 @@ def simulate_faces_houses(
         n_samples = len(stim)
         noise_scale = 300.0
         data = rng.standard_normal((n_samples, n_ch)) * noise_scale
-        if class_signal:
-            pats = class_patterns(2, n_ch, _N_TIMES, seed=seed + 1)
+        if sim.class_signal:
+            pats = class_patterns(2, n_ch, _N_TIMES, seed=sim.seed + 1)
             onsets = 500 + np.r_[0, np.cumsum(lengths + 400)[:-1]]
             for on, code in zip(onsets, codes):
                 data[on : on + _N_TIMES] += (
-                    pats[int(code <= 50)].T * class_signal * noise_scale
+                    pats[int(code <= 50)].T * sim.class_signal * noise_scale
                 )
         data = np.round(data)  # integer amplifier units stored as float64
         (root / "data" / s).mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, verbose
+from ..utils import logger
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = ["MUSE_P300_CHANNELS", "MuseP300", "MuseP300MOABB", "simulate_muse_p300"]
@@ -31,6 +31,38 @@ muse-p300/
                                            2 = target)"""
 
 
+_PATH_DOC = (
+    "The ``muse-p300`` folder holding ``sub-01/`` ... (or its parent); ``None`` "
+    "reads the MNE config key ``MNE_DATASETS_MUSEP300_PATH``."
+)
+
+_PARAMS_DOC = """
+    l_freq, h_freq : float | None
+        Band-pass edges in Hz (MNE's default FIR filter), applied to each run.
+    tmax : float
+        End of each epoch in s after the stimulus; epochs start at the stimulus.
+    reject : float | None
+        Peak-to-peak rejection threshold in volts on any EEG channel; ``None`` keeps
+        every epoch."""
+
+_NOTES_DOC = """
+    The recordings are the NeuroTechX eeg-notebooks visual P300 data (a Muse 2016
+    headband, 4 EEG channels referenced to Fpz, 256 Hz), one FIF file per original
+    CSV run. Each run is band-passed 1-30 Hz, cut into epochs from 0 to 0.8 s after
+    each stimulus (206 samples, no baseline) and epochs whose peak-to-peak amplitude
+    exceeds 100 µV on any channel are dropped. Filtering each run gives the same
+    epochs as filtering the concatenated runs of a subject (MNE filters a
+    concatenation piecewise between its boundaries). Label ``NonTarget`` = 0 and
+    ``Target`` = 1 (about 1 in 6): the classes are unbalanced, score with ROC-AUC
+    or balanced accuracy.
+
+    Values are in volts. One recording per run file, in session and run order, with
+    description columns ``subject``, ``session`` and ``run`` (the numbers in the
+    file name, as strings) and per-window metadata ``onset`` (the stimulus sample
+    in its run). Under this preprocessing subjects 1-5 keep 3048 (479 targets),
+    1518 (236), 2315 (376), 85 (10) and 400 (69) epochs."""
+
+
 class _MuseP300Reader(CorpusReader):
     code = "MuseP300"
     publisher = (
@@ -42,6 +74,26 @@ class _MuseP300Reader(CorpusReader):
     folder_names = ("muse-p300",)
     subjects = (1, 2, 3, 4, 5)
     tasks = ("p300",)
+    n_sessions = 3  # subjects 1 and 3 have three sessions
+
+    name = "musep300"
+    aliases = ("muse-p300", "MuseP300", "muse_p300", "muse")
+    registered_tasks = ()
+    n_chans, n_classes = 4, 2
+    to_volts = 1.0  # the FIF files are in volts
+    moabb_paradigm = "p300"  # a visual oddball with Target/NonTarget events
+    # Within-session cross-validation (the eeg-notebooks analysis); unbalanced
+    # (1 target in 6): ROC-AUC. Subject 4 has 10 targets in one run, too few to
+    # cross-validate, so it is left out by default.
+    protocol, protocol_params = "within-session", {}
+    default_subjects = (1, 2, 3, 5)
+    scorer = "roc_auc"
+    budget = {}
+    description = (
+        "MuseP300, visual P300 target vs non-target, EEG 4 x 206 at 256 Hz (5 subjects)"
+    )
+    simulation = {"n_runs": 2, "n_stimuli": 60}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, _NOTES_DOC)
 
     def __init__(self, path=None, *, l_freq=1.0, h_freq=30.0, tmax=0.8, reject=100e-6):
         super().__init__(path, task="p300")
@@ -64,21 +116,10 @@ class _MuseP300Reader(CorpusReader):
         # mne.Epochs(tmin=0, tmax) keeps samples 0 .. round(tmax * sfreq), inclusive.
         return int(round(self.tmax * _SFREQ)) + 1
 
-    @property
-    def sfreq(self) -> float:
-        return _SFREQ
+    sfreq = _SFREQ
 
     def class_names(self):
         return list(_EVENTS)
-
-    def cache_params(self):
-        return dict(
-            super().cache_params(),
-            l_freq=self.l_freq,
-            h_freq=self.h_freq,
-            tmax=self.tmax,
-            reject=self.reject,
-        )
 
     def source_files(self, subject):
         folder = self.root / f"sub-{subject:02d}"
@@ -180,120 +221,24 @@ def _read_run_file(fname):
     return raw, events[np.isin(events[:, 2], list(_EVENTS.values()))]
 
 
-_PARAMS_DOC = """
-    l_freq, h_freq : float | None
-        Band-pass edges in Hz (MNE's default FIR filter), applied to each run.
-    tmax : float
-        End of each epoch in s after the stimulus; epochs start at the stimulus.
-    reject : float | None
-        Peak-to-peak rejection threshold in volts on any EEG channel; ``None`` keeps
-        every epoch.
-    cache : bool
-        Use the on-disk cache of preprocessed windows.
-    cache_dir : path-like | None
-        Cache folder (default ``MNE_NEUROSKETCH_CACHE_DIR``, else
-        ``<MNE_DATA>/neurosketch_cache``)."""
-
-_NOTES_DOC = """
-    The recordings are the NeuroTechX eeg-notebooks visual P300 data (a Muse 2016
-    headband, 4 EEG channels referenced to Fpz, 256 Hz), one FIF file per original
-    CSV run. Each run is band-passed 1-30 Hz, cut into epochs from 0 to 0.8 s after
-    each stimulus (206 samples, no baseline) and epochs whose peak-to-peak amplitude
-    exceeds 100 µV on any channel are dropped. Filtering each run gives the same
-    epochs as filtering the concatenated runs of a subject (MNE filters a
-    concatenation piecewise between its boundaries). Label ``NonTarget`` = 0 and
-    ``Target`` = 1 (about 1 in 6): the classes are unbalanced, score with ROC-AUC
-    or balanced accuracy.
-
-    Values are in volts. One recording per run file, in session and run order, with
-    description columns ``subject``, ``session`` and ``run`` (the numbers in the
-    file name, as strings) and per-window metadata ``onset`` (the stimulus sample
-    in its run). Under this preprocessing subjects 1-5 keep 3048 (479 targets),
-    1518 (236), 2315 (376), 85 (10) and 400 (69) epochs."""
-
-
 class MuseP300(CorpusWindowsDataset):
-    __doc__ = f"""MuseP300 as a braindecode dataset of 0.8-s epochs (4 x 206 at 256 Hz).
+    """MuseP300 as a braindecode dataset of 0.8-s epochs (4 x 206 at 256 Hz)."""
 
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects (1..5); ``None`` loads all.
-    path : path-like | None
-        The ``muse-p300`` folder holding ``sub-01/`` ... (or its parent); ``None``
-        reads the MNE config key ``MNE_DATASETS_MUSEP300_PATH``.
-    {_PARAMS_DOC}
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
-
-    Notes
-    -----
-    {_NOTES_DOC}
-    """
-
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        l_freq=1.0,
-        h_freq=30.0,
-        tmax=0.8,
-        reject=100e-6,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _MuseP300Reader(
-            path, l_freq=l_freq, h_freq=h_freq, tmax=tmax, reject=reject
-        )
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _MuseP300Reader
 
 
 class MuseP300MOABB(CorpusMOABBDataset):
-    __doc__ = f"""MuseP300 as a MOABB P300 dataset (code ``"MuseP300"``).
+    """MuseP300 as a MOABB P300 dataset (code ``"MuseP300"``).
 
     The trials are those of :class:`MuseP300`. The dataset's paradigm is
-    ``"p300"`` with events ``{{"NonTarget": 1, "Target": 2}}``, so
+    ``"p300"`` with events ``{"NonTarget": 1, "Target": 2}``, so
     :class:`moabb.paradigms.P300` (ROC-AUC) runs on it. Its raws are in volts and
     ``unit_factor`` is 1e6, as for MOABB's own datasets: MOABB's arrays are in µV.
     :class:`mne_neurosketch.paradigms.MultiClassDecoding` gives the trials without
     another filter.
-
-    Parameters
-    ----------
-    path : path-like | None
-        The ``muse-p300`` folder (see :class:`MuseP300`).
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all 5.
-    {_PARAMS_DOC}
-
-    Notes
-    -----
-    {_NOTES_DOC}
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        subjects=None,
-        l_freq=1.0,
-        h_freq=30.0,
-        tmax=0.8,
-        reject=100e-6,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _MuseP300Reader(
-            path, l_freq=l_freq, h_freq=h_freq, tmax=tmax, reject=reject
-        )
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
-        self.paradigm = "p300"
-        self.n_sessions = 3  # subjects 1 and 3 have three sessions
-        self.unit_factor = 1e6  # raws in volts, arrays in µV (MOABB's convention)
+    reader_class = _MuseP300Reader
 
 
 def _bump(n_times, peak, width):
@@ -302,6 +247,7 @@ def _bump(n_times, peak, width):
     return np.exp(-0.5 * ((t - peak) / width) ** 2)
 
 
+@_MuseP300Reader.simulator
 def simulate_muse_p300(
     path,
     subjects=(1,),

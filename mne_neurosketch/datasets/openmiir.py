@@ -17,15 +17,9 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, verbose, warn
-from ._protocols import PAPER_N_FOLD, grouped, protocol_splits
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-)
+from ..utils import logger, warn
+from ._trials import class_patterns
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = [
     "OPENMIIR_CH_NAMES",
@@ -214,6 +208,24 @@ def merge_audio_onsets(events: np.ndarray) -> np.ndarray:
     return np.array(merged, dtype=np.int64).reshape(-1, 3)
 
 
+_PATH_DOC = (
+    "Folder holding ``eeg/mne`` and ``meta`` (or its parent holding ``OpenMIIR/``);"
+    " ``None`` reads ``MNE_DATASETS_OPENMIIR_PATH``."
+)
+
+_PARAMS_DOC = """
+    task : 'perception' | 'imagination'
+        Condition 1, or conditions 2-4 (cued, non-cued and free imagination).
+    bad_channels : 'interpolate' | 'zero'
+        Spherical-spline interpolation of the channels marked bad in the FIF
+        files (default), or the paper's zeroing after epoching.
+    l_freq, h_freq : float
+        Band-pass edges in Hz (the paper's 0.5-30 Hz, 0.5 Hz transition bands,
+        10-s FFT filter).
+    patch_len : int
+        Samples per window (the paper's 600, i.e. 1.17 s)."""
+
+
 class _OpenMIIRReader(CorpusReader):
     code = "OpenMIIR"
     publisher = (
@@ -226,6 +238,20 @@ class _OpenMIIRReader(CorpusReader):
     subjects = tuple(range(1, len(PARTICIPANTS) + 1))
     tasks = ("perception", "imagination")
     doi = None
+
+    name = "openmiir"
+    aliases = ("OpenMIIR",)
+    registered_tasks = ("perception", "imagination")
+    n_chans, n_classes = 64, 12
+    to_volts = 1.0  # volts, as recorded (corpora.md)
+    # Listening: auditory responses locked to the audio onset (MOABB's ERP kind);
+    # imagining the music: imagery.
+    moabb_paradigm = {"perception": "p300", "imagination": "imagery"}
+    protocol, protocol_params = "paper", {"method": "n_fold"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "OpenMIIR, music {task}, 12 pieces, EEG 64 x 600 (9 subjects)"
+    simulation = {"class_signal": 0.5}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, None)
 
     def __init__(
         self,
@@ -256,9 +282,7 @@ class _OpenMIIRReader(CorpusReader):
     def n_times(self):
         return self.patch_len
 
-    @property
-    def sfreq(self):
-        return SFREQ
+    sfreq = SFREQ
 
     def class_names(self):
         return list(STIMULUS_NAMES)
@@ -266,10 +290,6 @@ class _OpenMIIRReader(CorpusReader):
     def cache_params(self):
         return {
             **super().cache_params(),
-            "bad_channels": self.bad_channels,
-            "l_freq": self.l_freq,
-            "h_freq": self.h_freq,
-            "patch_len": self.patch_len,
             "reference": "average",
             "onsets": "audio",
             # caches written before the paper's patch order was matched are stale
@@ -439,19 +459,6 @@ def _epoch_patches(raw, events, meta, conditions, patch_len, raw_fname, meta_fna
     return np.concatenate(Xs), np.concatenate(ys), pd.DataFrame(rows)
 
 
-_PARAMS_DOC = """
-    task : 'perception' | 'imagination'
-        Condition 1, or conditions 2-4 (cued, non-cued and free imagination).
-    bad_channels : 'interpolate' | 'zero'
-        Spherical-spline interpolation of the channels marked bad in the FIF
-        files (default), or the paper's zeroing after epoching.
-    l_freq, h_freq : float
-        Band-pass edges in Hz (the paper's 0.5-30 Hz, 0.5 Hz transition bands,
-        10-s FFT filter).
-    patch_len : int
-        Samples per window (the paper's 600, i.e. 1.17 s)."""
-
-
 class OpenMIIR(CorpusWindowsDataset):
     """OpenMIIR as a braindecode dataset of 600-sample patches.
 
@@ -472,118 +479,21 @@ class OpenMIIR(CorpusWindowsDataset):
     interpolation; bad channels are excluded from the average when zeroing)
     with EOG and mastoid channels dropped. The reference code averaged P01-P07
     but left P09-P14 on the recording reference, depending on the MNE version.
-
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects 1-9 (P01, P04, P06, P07, P09, P11, P12, P13, P14); ``None``
-        loads all.
-    path : path-like | None
-        Folder holding ``eeg/mne`` and ``meta`` (or its parent holding
-        ``OpenMIIR/``); ``None`` reads ``MNE_DATASETS_OPENMIIR_PATH``.
-    %s
-    cache : bool
-        Cache the preprocessed windows on disk.
-    cache_dir : path-like | None
-        Cache folder; ``None`` uses the default.
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
     """
 
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        task="perception",
-        bad_channels="interpolate",
-        l_freq=0.5,
-        h_freq=30.0,
-        patch_len=600,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _OpenMIIRReader(
-            path,
-            task=task,
-            bad_channels=bad_channels,
-            l_freq=l_freq,
-            h_freq=h_freq,
-            patch_len=patch_len,
-        )
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
-
-    def protocol_splits(self, protocol="trial"):
-        """Train/validation/test patch indices of each subject.
-
-        Parameters
-        ----------
-        protocol : 'trial' | 'paper'
-            ``trial`` (default, leakage-free): a stratified 5-fold split of the
-            trials, all patches of a trial on one side, the previous fold as
-            validation (60/20/20). ``paper``: the paper's patch-level
-            ``n_fold`` split, which puts patches of one trial on both sides.
-
-        Returns
-        -------
-        folds : list of tuple of ndarray
-            ``(train, valid, test)`` indices into this dataset; fold ``k`` joins
-            the ``k``-th split of every subject.
-        """
-        return protocol_splits(
-            self, protocol, {"trial": grouped("trial", n_splits=5), "paper": PAPER_N_FOLD}
-        )
-
-
-OpenMIIR.__doc__ = OpenMIIR.__doc__ % _PARAMS_DOC.strip()
+    reader_class = _OpenMIIRReader
+    # Leakage-free by default: all patches of a trial on one side, 5 folds.
+    split_protocol = ("grouped", {"group": "trial", "n_splits": 5})
+    _legacy_protocols = {"trial": split_protocol}
 
 
 class OpenMIIRMOABB(CorpusMOABBDataset):
     """OpenMIIR as a MOABB dataset (the patches of :class:`OpenMIIR`).
 
     Note that MOABB's evaluations split patches, not trials, like the paper.
-
-    Parameters
-    ----------
-    path : path-like | None
-        See :class:`OpenMIIR`.
-    %s
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all.
-    cache : bool
-        Cache the preprocessed windows on disk.
-    cache_dir : path-like | None
-        Cache folder.
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        task="perception",
-        bad_channels="interpolate",
-        l_freq=0.5,
-        h_freq=30.0,
-        patch_len=600,
-        subjects=None,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _OpenMIIRReader(
-            path,
-            task=task,
-            bad_channels=bad_channels,
-            l_freq=l_freq,
-            h_freq=h_freq,
-            patch_len=patch_len,
-        )
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
-
-
-OpenMIIRMOABB.__doc__ = OpenMIIRMOABB.__doc__ % _PARAMS_DOC.strip()
+    reader_class = _OpenMIIRReader
 
 
 # --------------------------------------------------------------------------- #
@@ -637,17 +547,9 @@ def write_stimuli_metadata(fname, version=1, stimuli=STIMULUS_IDS):
     workbook.save(fname)
 
 
+@_OpenMIIRReader.simulator
 def simulate_openmiir(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    stimuli=(24, 2),
-    conditions=(1, 2, 3, 4),
-    n_repetitions=1,
-    bads=None,
+    path, sim, *, stimuli=(24, 2), conditions=(1, 2, 3, 4), n_repetitions=1, bads=None
 ):
     """Write synthetic OpenMIIR recordings and metadata in the release format.
 
@@ -686,13 +588,13 @@ def simulate_openmiir(
         The root folder.
     """
     path = Path(path) / "OpenMIIR"
-    rng = np.random.default_rng(seed)
-    if full_size:
+    rng = np.random.default_rng(sim.seed)
+    if sim.full_size:
         stimuli, conditions, n_repetitions = STIMULUS_IDS, (1, 2, 3, 4), 5
     for version in (1, 2):
         write_stimuli_metadata(path / "meta" / f"Stimuli_Meta.v{version}.xlsx", version)
-    patterns = class_patterns(len(STIMULUS_IDS), 64, int(SFREQ), seed=seed)
-    for subject in subjects:
+    patterns = class_patterns(len(STIMULUS_IDS), 64, int(SFREQ), seed=sim.seed)
+    for subject in sim.subjects:
         participant = PARTICIPANTS[subject - 1]
         mastoids = stimuli_version(participant) == 2  # EXG5/6 from P09 on
         exg = ["EXG1", "EXG2", "EXG3", "EXG4"] + (["EXG5", "EXG6"] if mastoids else [])
@@ -718,13 +620,13 @@ def simulate_openmiir(
         n_total = int((t + 20.0) * SFREQ)
         data = np.empty((len(names), n_total), dtype=np.float32)
         data[:-1] = rng.standard_normal((len(names) - 1, n_total), dtype=np.float32)
-        if class_signal:
+        if sim.class_signal:
             for audio, stim in trials:
                 n = int(_SIM_LENGTHS[stim] * SFREQ)
                 pat = np.tile(
                     patterns[STIMULUS_IDS.index(stim)], (1, n // int(SFREQ) + 1)
                 )
-                data[:64, audio : audio + n] += class_signal * pat[:, :n]
+                data[:64, audio : audio + n] += sim.class_signal * pat[:, :n]
         data[:-1] *= 1e-5
         data[-1] = 0
         for sample, code in events:

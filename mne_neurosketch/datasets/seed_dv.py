@@ -9,15 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, verbose
+from ..utils import logger
 from ._io import load_npy, require_file
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-)
+from ._trials import class_patterns
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = ["SEEDDV", "SEEDDVMOABB", "SEED_DV_CHANNELS", "simulate_seed_dv"]
 
@@ -60,6 +55,46 @@ SEED-DV/
   (meta-info/ may also sit under Video/, as the NeuroSketch scripts expect)"""
 
 
+_PATH_DOC = (
+    "Folder holding ``EEG/`` and ``meta-info/`` (or its parent holding ``SEED-"
+    "DV/``); ``None`` reads the MNE config key ``MNE_DATASETS_SEEDDV_PATH``."
+)
+
+_PARAMS_DOC = """
+    task : "concept" | "color" | "speed" | "number" | "human" | "face"
+        ``"concept"`` (40 classes) is the paper's task. The others are the per-clip
+        tasks the paper declares but its script cannot prepare: dominant colour
+        (7 classes; a colour file without a 0 is read as 1-based), speed (2: optical
+        flow score above ``speed_threshold``), number of objects (3), human and face
+        presence (2 each).
+    speed_threshold : float | None
+        Optical-flow threshold of the speed task; ``None`` uses the median of the
+        meta file (the paper's median split). Ignored by the other tasks."""
+
+_NOTES_DOC = """
+    The paper's preprocessing (``prepare_seed_data.py``): in each block, each of the
+    ``n_concepts`` slots of 2600 samples (3-s hint + 5 clips of 2 s) gives 5 windows
+    of 400 samples starting 600, 1000, 1400, 1800 and 2200 samples into the slot;
+    windows in block, concept, clip order; label = concept id - 1; no filtering,
+    normalisation or trial rejection; values in the file's unit (probably V).
+    ``n_blocks`` and ``n_concepts`` are read from the array shapes. ``sub1_session2.npy``
+    is not read (as in the paper).
+
+    Each block is one recording (MOABB run ``str(block)``; description columns
+    ``subject``, ``session``, ``run``, ``block``, ``task``); per-window metadata
+    ``concept`` (1..40), ``clip`` (0..4) and ``trial`` (the 10-s viewing, unique per
+    subject).
+
+    Differences from the paper's script: it reads ``meta-info/`` both at the top level
+    (as released) and under ``Video/`` (as the script expects); the EEG file is read
+    without ``allow_pickle``; the meta tasks work.
+
+    .. warning:: The 5 clips of one viewing are consecutive 2-s windows. The paper's
+       random clip-level split puts them on both sides; leave-one-block-out
+       (:class:`mne_neurosketch.splits.GroupedSplit` with ``groups_of(ds, "block")``)
+       is the corpus' official, leakage-free protocol."""
+
+
 class _SEEDDVReader(CorpusReader):
     code = "SEED-DV"
     publisher = (
@@ -71,6 +106,23 @@ class _SEEDDVReader(CorpusReader):
     subjects = tuple(range(1, 21))
     tasks = ("concept", "color", "speed", "number", "human", "face")
 
+    name = "seeddv"
+    aliases = ("seed-dv", "SEED-DV", "seed_dv")
+    registered_tasks = ()
+    n_chans, n_classes = 62, 40
+    to_volts = 1.0  # the arrays look like volts (std about 1e-5; corpora.md)
+    # Visual responses locked to each clip's onset: MOABB's ERP kind is the closest
+    # (no motor imagery here; "ssvep"/"rstate" assume flicker or rest).
+    moabb_paradigm = "p300"
+    protocol, protocol_params = "paper", {"method": "n_fold"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "SEED-DV, 40 video concepts, EEG 62 x 400 at 200 Hz (20 subjects)"
+    # 4 blocks x 4 concepts x 5 clips = 80 windows per subject; the concept
+    # response has a fifth of the background's amplitude (see
+    # mne_neurosketch.benchmark.datasets for why).
+    simulation = {"n_blocks": 4, "n_concepts": 4, "class_signal": 0.2}
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, _NOTES_DOC)
+
     def __init__(self, path=None, *, task="concept", speed_threshold=None):
         super().__init__(path, task=task)
         self.speed_threshold = speed_threshold
@@ -78,19 +130,11 @@ class _SEEDDVReader(CorpusReader):
     def _is_root(self, folder: Path) -> bool:
         return (folder / "EEG").is_dir()
 
-    @property
-    def n_times(self) -> int:
-        return _CLIP
-
-    @property
-    def sfreq(self) -> float:
-        return _SFREQ
+    n_times = _CLIP
+    sfreq = _SFREQ
 
     def class_names(self):
         return list(_CLASS_NAMES[self.task])
-
-    def cache_params(self):
-        return dict(super().cache_params(), speed_threshold=self.speed_threshold)
 
     def _meta_file(self, name: str) -> Path:
         for folder in (self.root / "meta-info", self.root / "Video" / "meta-info"):
@@ -208,64 +252,8 @@ class _SEEDDVReader(CorpusReader):
             )
 
 
-_PARAMS_DOC = """
-    task : "concept" | "color" | "speed" | "number" | "human" | "face"
-        ``"concept"`` (40 classes) is the paper's task. The others are the per-clip
-        tasks the paper declares but its script cannot prepare: dominant colour
-        (7 classes; a colour file without a 0 is read as 1-based), speed (2: optical
-        flow score above ``speed_threshold``), number of objects (3), human and face
-        presence (2 each).
-    speed_threshold : float | None
-        Optical-flow threshold of the speed task; ``None`` uses the median of the
-        meta file (the paper's median split). Ignored by the other tasks.
-    cache : bool
-        Use the on-disk cache of preprocessed windows.
-    cache_dir : path-like | None
-        Cache folder (default ``MNE_NEUROSKETCH_CACHE_DIR``, else
-        ``<MNE_DATA>/neurosketch_cache``)."""
-
-_NOTES_DOC = """
-    The paper's preprocessing (``prepare_seed_data.py``): in each block, each of the
-    ``n_concepts`` slots of 2600 samples (3-s hint + 5 clips of 2 s) gives 5 windows
-    of 400 samples starting 600, 1000, 1400, 1800 and 2200 samples into the slot;
-    windows in block, concept, clip order; label = concept id - 1; no filtering,
-    normalisation or trial rejection; values in the file's unit (probably V).
-    ``n_blocks`` and ``n_concepts`` are read from the array shapes. ``sub1_session2.npy``
-    is not read (as in the paper).
-
-    Each block is one recording (MOABB run ``str(block)``; description columns
-    ``subject``, ``session``, ``run``, ``block``, ``task``); per-window metadata
-    ``concept`` (1..40), ``clip`` (0..4) and ``trial`` (the 10-s viewing, unique per
-    subject).
-
-    Differences from the paper's script: it reads ``meta-info/`` both at the top level
-    (as released) and under ``Video/`` (as the script expects); the EEG file is read
-    without ``allow_pickle``; the meta tasks work.
-
-    .. warning:: The 5 clips of one viewing are consecutive 2-s windows. The paper's
-       random clip-level split puts them on both sides; leave-one-block-out
-       (:class:`mne_neurosketch.splits.GroupedSplit` with ``groups_of(ds, "block")``)
-       is the corpus' official, leakage-free protocol."""
-
-
 class SEEDDV(CorpusWindowsDataset):
-    __doc__ = f"""SEED-DV as a braindecode dataset of 2-s windows (62 x 400 at 200 Hz).
-
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects (1..20); ``None`` loads all.
-    path : path-like | None
-        Folder holding ``EEG/`` and ``meta-info/`` (or its parent holding
-        ``SEED-DV/``); ``None`` reads the MNE config key ``MNE_DATASETS_SEEDDV_PATH``.
-    {_PARAMS_DOC}
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
-
-    Notes
-    -----
-    {_NOTES_DOC}
+    """SEED-DV as a braindecode dataset of 2-s windows (62 x 400 at 200 Hz).
 
     Examples
     --------
@@ -274,67 +262,23 @@ class SEEDDV(CorpusWindowsDataset):
     >>> windows = SEEDDV(1, path=root)  # doctest: +SKIP
     """
 
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        task="concept",
-        speed_threshold=None,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _SEEDDVReader(path, task=task, speed_threshold=speed_threshold)
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _SEEDDVReader
 
 
 class SEEDDVMOABB(CorpusMOABBDataset):
-    __doc__ = f"""SEED-DV as a MOABB dataset (code ``"SEED-DV"``).
+    """SEED-DV as a MOABB dataset (code ``"SEED-DV"``).
 
     The same trials as :class:`SEEDDV` (one MOABB run per block, session ``"0"``),
-    with every data channel kept and the corpus' unit (``unit_factor=1``); use it with
+    with every data channel kept; raws in volts, MOABB arrays in µV; use it with
     :class:`mne_neurosketch.paradigms.MultiClassDecoding`.
-
-    Parameters
-    ----------
-    path : path-like | None
-        Folder of the corpus (see :class:`SEEDDV`).
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all 20.
-    {_PARAMS_DOC}
-
-    Notes
-    -----
-    {_NOTES_DOC}
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        subjects=None,
-        task="concept",
-        speed_threshold=None,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _SEEDDVReader(path, task=task, speed_threshold=speed_threshold)
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
+    reader_class = _SEEDDVReader
 
 
+@_SEEDDVReader.simulator
 def simulate_seed_dv(
-    path,
-    subjects=(1,),
-    *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
-    n_blocks=None,
-    n_concepts=None,
-    layout="release",
-    meta=True,
+    path, sim, *, n_blocks=None, n_concepts=None, layout="release", meta=True
 ):
     """Write a synthetic SEED-DV corpus in the real on-disk format.
 
@@ -365,11 +309,11 @@ def simulate_seed_dv(
     root : pathlib.Path
         The ``SEED-DV`` folder.
     """
-    nb = n_blocks or (7 if full_size else 2)
-    nc = n_concepts or (40 if full_size else 3)
+    nb = n_blocks or (7 if sim.full_size else 2)
+    nc = n_concepts or (40 if sim.full_size else 3)
     if not 1 <= nc <= 40:
         raise ValueError(f"n_concepts must be in 1..40, got {nc}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "SEED-DV"
     meta_dir = root / ("meta-info" if layout == "release" else "Video/meta-info")
     (root / "EEG").mkdir(parents=True, exist_ok=True)
@@ -385,15 +329,17 @@ def simulate_seed_dv(
         np.save(meta_dir / "All_video_face_apperance.npy", rng.integers(0, 2, shape))
     n_ch = len(SEED_DV_CHANNELS)
     scale = 1e-5
-    patterns = class_patterns(40, n_ch, _CLIP, seed=seed + 1) * class_signal * scale
-    for subject in subjects:
+    patterns = (
+        class_patterns(40, n_ch, _CLIP, seed=sim.seed + 1) * sim.class_signal * scale
+    )
+    for subject in sim.subjects:
         fname = root / "EEG" / f"sub{subject}.npy"
         out = np.lib.format.open_memmap(
             fname, mode="w+", dtype=np.float64, shape=(nb, n_ch, nc * _SLOT)
         )
         for b in range(nb):
             block = rng.standard_normal((n_ch, nc * _SLOT)) * scale
-            if class_signal:
+            if sim.class_signal:
                 for j, c in enumerate(concepts[b]):
                     for k in range(_N_CLIPS):
                         s = j * _SLOT + _HINT + k * _CLIP

@@ -9,16 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, verbose
+from ..utils import logger
 from ._io import load_npy_dict, require_file
-from .base import (
-    CorpusMOABBDataset,
-    CorpusReader,
-    CorpusWindowsDataset,
-    Recording,
-    class_patterns,
-    nonflat_trials,
-)
+from ._trials import class_patterns, nonflat_trials
+from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
 __all__ = ["THINGS_EEG_CHANNELS", "ThingsEEG", "ThingsEEGMOABB", "simulate_things_eeg"]
 
@@ -40,6 +34,41 @@ _LAYOUT = """\
                                     (200, 80, 17, 100), ch_names, times"""
 
 
+_PATH_DOC = (
+    "Folder holding ``sub-01/``... (or its parent holding ``ThingsEEG/``); ``None``"
+    " reads the MNE config key ``MNE_DATASETS_THINGSEEG_PATH``."
+)
+
+_PARAMS_DOC = """
+    task : "test" | "train"
+        ``"test"`` (the paper's): 200 classes, one per test image, 80 repetitions
+        each. ``"train"``: one class per concept; the concept of training condition
+        ``i`` is ``i // images_per_concept`` (1654 concepts in the full release; the
+        number comes from the array shape, not a hard-coded count).
+    images_per_concept : int
+        Training images per concept (10 in THINGS-EEG2).
+    drop_flat : bool
+        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+
+_NOTES_DOC = """
+    Windows are the paper's trials: ``(17, 100)`` at 100 Hz (-200 to 790 ms),
+    whitened (MVNN) and unitless as published, condition-major order
+    (``'t r c l -> (t r) c l'``); per-window metadata ``image`` (condition index)
+    and ``repetition``; the whole file is one recording (session ``"0"``, run
+    ``"0"``).
+
+    Differences from the paper's script: the file is chosen by its exact name (the
+    script takes any file whose name contains ``test``/``train``); it is read with
+    a restricted unpickler that only rebuilds numpy arrays (downloaded pickles could
+    run code under ``np.load(allow_pickle=True)``); training labels come from the
+    array shape.
+
+    .. note:: In the 200-way test task the class is the image, so repetitions of the
+       same image are on both sides of any trial-level split (within-session,
+       repeated-stimulus decoding, by design). MVNN whitening used both partitions'
+       covariance (Gifford's preprocessing)."""
+
+
 class _ThingsEEGReader(CorpusReader):
     code = "ThingsEEG"
     publisher = (
@@ -52,6 +81,28 @@ class _ThingsEEGReader(CorpusReader):
     tasks = ("test", "train")
     doi = "10.1016/j.neuroimage.2022.119754"
 
+    name = "thingseeg"
+    aliases = ("things-eeg", "THINGS-EEG", "things_eeg", "things-eeg2")
+    registered_tasks = ()
+    n_chans, n_classes = 17, 200
+    # Whitened (MVNN) and unitless as published: read as µV so that MOABB's
+    # arrays keep their values.
+    to_volts = 1e-6
+    # Rapid serial visual presentation, responses locked to each image: MOABB's
+    # ERP kind.
+    moabb_paradigm = "p300"
+    protocol, protocol_params = "paper", {"method": "n_fold"}
+    default_subjects, scorer, budget = None, None, {}  # all, accuracy, the recipe's
+    description = "THINGS-EEG2 test set, 200 concepts, EEG 17 x 100 (10 subjects)"
+    # 8 images x 10 repetitions = 80 trials per subject.
+    simulation = {
+        "class_signal": 0.5,
+        "tasks": ("test",),
+        "n_test_images": 8,
+        "n_test_repetitions": 10,
+    }
+    doc_parts = (_PATH_DOC, _PARAMS_DOC, _NOTES_DOC)
+
     def __init__(self, path=None, *, task="test", images_per_concept=10, drop_flat=True):
         super().__init__(path, task=task)
         self.images_per_concept = int(images_per_concept)
@@ -60,25 +111,13 @@ class _ThingsEEGReader(CorpusReader):
     def _is_root(self, folder: Path) -> bool:
         return any(p.is_dir() for p in folder.glob("sub-*"))
 
-    @property
-    def n_times(self) -> int:
-        return _N_TIMES
-
-    @property
-    def sfreq(self) -> float:
-        return _SFREQ
+    n_times = _N_TIMES
+    sfreq = _SFREQ
 
     def class_names(self):
         if self.task == "test":
             return [f"image_{k:03d}" for k in range(_N_TEST_IMAGES)]
         return [f"concept_{k:04d}" for k in range(_N_TRAIN_CONCEPTS)]
-
-    def cache_params(self):
-        return dict(
-            super().cache_params(),
-            images_per_concept=self.images_per_concept,
-            drop_flat=self.drop_flat,
-        )
 
     def source_files(self, subject):
         return [
@@ -142,123 +181,27 @@ class _ThingsEEGReader(CorpusReader):
         ]
 
 
-_PARAMS_DOC = """
-    task : "test" | "train"
-        ``"test"`` (the paper's): 200 classes, one per test image, 80 repetitions
-        each. ``"train"``: one class per concept; the concept of training condition
-        ``i`` is ``i // images_per_concept`` (1654 concepts in the full release; the
-        number comes from the array shape, not a hard-coded count).
-    images_per_concept : int
-        Training images per concept (10 in THINGS-EEG2).
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``).
-    cache : bool
-        Use the on-disk cache of preprocessed windows.
-    cache_dir : path-like | None
-        Cache folder (default ``MNE_NEUROSKETCH_CACHE_DIR``, else
-        ``<MNE_DATA>/neurosketch_cache``)."""
-
-_NOTES_DOC = """
-    Windows are the paper's trials: ``(17, 100)`` at 100 Hz (-200 to 790 ms),
-    whitened (MVNN) and unitless as published, condition-major order
-    (``'t r c l -> (t r) c l'``); per-window metadata ``image`` (condition index)
-    and ``repetition``; the whole file is one recording (session ``"0"``, run
-    ``"0"``).
-
-    Differences from the paper's script: the file is chosen by its exact name (the
-    script takes any file whose name contains ``test``/``train``); it is read with
-    a restricted unpickler that only rebuilds numpy arrays (downloaded pickles could
-    run code under ``np.load(allow_pickle=True)``); training labels come from the
-    array shape.
-
-    .. note:: In the 200-way test task the class is the image, so repetitions of the
-       same image are on both sides of any trial-level split (within-session,
-       repeated-stimulus decoding, by design). MVNN whitening used both partitions'
-       covariance (Gifford's preprocessing)."""
-
-
 class ThingsEEG(CorpusWindowsDataset):
-    __doc__ = f"""THINGS-EEG2 as a braindecode dataset of 1-s windows (17 x 100, 100 Hz).
+    """THINGS-EEG2 as a braindecode dataset of 1-s windows (17 x 100, 100 Hz)."""
 
-    Parameters
-    ----------
-    subject_ids : int | list of int | None
-        Subjects (1..10); ``None`` loads all.
-    path : path-like | None
-        Folder holding ``sub-01/``... (or its parent holding ``ThingsEEG/``); ``None``
-        reads the MNE config key ``MNE_DATASETS_THINGSEEG_PATH``.
-    {_PARAMS_DOC}
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
-
-    Notes
-    -----
-    {_NOTES_DOC}
-    """
-
-    @verbose
-    def __init__(
-        self,
-        subject_ids=None,
-        path=None,
-        *,
-        task="test",
-        images_per_concept=10,
-        drop_flat=True,
-        cache=True,
-        cache_dir=None,
-        verbose=None,
-    ):
-        reader = _ThingsEEGReader(
-            path, task=task, images_per_concept=images_per_concept, drop_flat=drop_flat
-        )
-        super().__init__(reader, subject_ids, cache=cache, cache_dir=cache_dir)
+    reader_class = _ThingsEEGReader
 
 
 class ThingsEEGMOABB(CorpusMOABBDataset):
-    __doc__ = f"""THINGS-EEG2 as a MOABB dataset (code ``"ThingsEEG"``).
+    """THINGS-EEG2 as a MOABB dataset (code ``"ThingsEEG"``).
 
     The MOABB events name every class of the full release (200 images or 1654
     concepts); classes absent from the files are ignored by MOABB.
-
-    Parameters
-    ----------
-    path : path-like | None
-        Folder of the corpus (see :class:`ThingsEEG`).
-    subjects : list of int | None
-        Subjects to evaluate; ``None`` keeps all 10.
-    {_PARAMS_DOC}
-
-    Notes
-    -----
-    {_NOTES_DOC}
     """
 
-    def __init__(
-        self,
-        path=None,
-        *,
-        subjects=None,
-        task="test",
-        images_per_concept=10,
-        drop_flat=True,
-        cache=True,
-        cache_dir=None,
-    ):
-        reader = _ThingsEEGReader(
-            path, task=task, images_per_concept=images_per_concept, drop_flat=drop_flat
-        )
-        super().__init__(reader, subjects=subjects, cache=cache, cache_dir=cache_dir)
+    reader_class = _ThingsEEGReader
 
 
+@_ThingsEEGReader.simulator
 def simulate_things_eeg(
     path,
-    subjects=(1,),
+    sim,
     *,
-    full_size=False,
-    class_signal=0.0,
-    seed=0,
     tasks=("test", "train"),
     n_test_images=None,
     n_test_repetitions=None,
@@ -294,14 +237,14 @@ def simulate_things_eeg(
     root : pathlib.Path
         The ``ThingsEEG`` folder.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sim.seed)
     root = Path(path) / "ThingsEEG"
-    n_img = n_test_images or (_N_TEST_IMAGES if full_size else 4)
-    n_rep = n_test_repetitions or (80 if full_size else 5)
-    n_con = n_train_concepts or (_N_TRAIN_CONCEPTS if full_size else 2)
+    n_img = n_test_images or (_N_TEST_IMAGES if sim.full_size else 4)
+    n_rep = n_test_repetitions or (80 if sim.full_size else 5)
+    n_con = n_train_concepts or (_N_TRAIN_CONCEPTS if sim.full_size else 2)
     n_ch = len(THINGS_EEG_CHANNELS)
     times = np.round(np.linspace(-0.2, 0.79, _N_TIMES), 2)
-    for subject in subjects:
+    for subject in sim.subjects:
         d = root / f"sub-{subject:02d}"
         d.mkdir(parents=True, exist_ok=True)
         for task in tasks:
@@ -310,9 +253,9 @@ def simulate_things_eeg(
             else:
                 shape, labels = (n_con * 10, 4), np.repeat(np.arange(n_con), 10)
             eeg = rng.standard_normal((*shape, n_ch, _N_TIMES))
-            if class_signal:
-                pats = class_patterns(labels.max() + 1, n_ch, _N_TIMES, seed=seed + 1)
-                eeg += class_signal * pats[labels][:, None]
+            if sim.class_signal:
+                pats = class_patterns(labels.max() + 1, n_ch, _N_TIMES, seed=sim.seed + 1)
+                eeg += sim.class_signal * pats[labels][:, None]
             content = {
                 "preprocessed_eeg_data": eeg,
                 "ch_names": list(THINGS_EEG_CHANNELS),
