@@ -122,8 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="NAME",
-        help="dataset(s): a corpus (seeddv, faceshouses, thingseeg, duin, chisco-read, "
-        "chisco-imagine, openmiir-perception, openmiir-imagination), "
+        help="dataset(s): a corpus ('neurosketch list datasets' lists them), "
         "simulated-<corpus> (no download), a MOABB dataset class (Kalunga2016, ...) "
         "or 'fake'",
     )

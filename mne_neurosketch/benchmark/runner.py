@@ -811,14 +811,32 @@ def _pipelines_for(spec: BenchmarkDataset, pipelines, budget, device, random_sta
     """Estimators given as objects as they are; names built with ``spec``'s budget."""
     if isinstance(pipelines, Mapping):
         return dict(pipelines)
-    from .pipelines import make_pipelines
+    from .pipelines import PIPELINES, make_pipelines, resolve_model_name
 
-    return make_pipelines(
-        list(pipelines),
-        device=device,
-        random_state=random_state,
-        **{**spec.budget, **(budget or {})},
+    kwargs = dict(device=device, random_state=random_state,
+                  **{**spec.budget, **(budget or {})})
+    out, sfreq = {}, None
+    for name in pipelines:
+        # Only the networks that need it get the sampling rate (others' hashes
+        # stay as they were).
+        extra = {}
+        if "sfreq" in PIPELINES[resolve_model_name(name)].needs:
+            sfreq = sfreq or _sampling_rate(spec)
+            extra["sfreq"] = sfreq
+        out.update(make_pipelines([name], **kwargs, **extra))
+    return out
+
+
+def _sampling_rate(spec: BenchmarkDataset) -> float:
+    """Sampling rate of the trials the pipelines get (networks that need it)."""
+    paradigm = spec.paradigm()
+    if getattr(paradigm, "resample", None):
+        return float(paradigm.resample)
+    # MOABB datasets do not state it: read the first subject's epochs.
+    epochs, _, _ = paradigm.get_data(
+        spec.dataset, subjects=spec.subjects[:1], return_epochs=True
     )
+    return float(epochs.info["sfreq"])
 
 
 def _plan(spec: BenchmarkDataset, proto: Protocol, subjects, estimators) -> _Plan:
