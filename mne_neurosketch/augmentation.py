@@ -11,6 +11,11 @@ a cosine decay. The classes here implement each part as a
 :class:`~braindecode.augmentation.ChannelsDropout` and
 :class:`~braindecode.augmentation.Mixup`, which have the same effect), so
 they also work with :class:`braindecode.augmentation.AugmentedDataLoader`.
+
+Filter-bank batches ``(batch, n_chans, n_times, n_bands)`` (MOABB's
+filter-bank layout) are augmented with one draw for all bands: the bands ride
+along the same shift, channel mask and time masks, and the noise keeps the
+drawn SNR in every band.
 """
 
 # License: BSD (3-clause)
@@ -42,10 +47,20 @@ class _BatchWiseMixin:
     """Optionally draw one apply/skip decision per batch instead of per trial.
 
     braindecode transforms decide per trial; the reference decides once per
-    batch (one ``random.random() < p`` for the whole batch).
+    batch (one ``random.random() < p`` for the whole batch). A filter-bank
+    batch ``(batch, n_chans, n_times, n_bands)`` is augmented as ``(batch,
+    n_chans, n_bands, n_times)``, so one draw hits every band alike.
     """
 
     batch_wise: bool
+
+    def forward(self, X, y=None):
+        if X.ndim != 4:
+            return super().forward(X, y)
+        out = super().forward(X.movedim(3, 2), y)
+        if y is None:
+            return out.movedim(2, 3)
+        return out[0].movedim(2, 3), out[1]
 
     def _get_mask(self, batch_size, device):
         if not self.batch_wise:
@@ -184,7 +199,9 @@ def snr_noise(X, y, snr_db, generator=None):
     y : torch.Tensor
         The targets.
     """
-    sigma = X.std(dim=(1, 2), keepdim=True) / 10 ** (snr_db.view(-1, 1, 1) / 20)
+    # std over channels and time (per band of a filter bank, axis 2 of 4).
+    snr = snr_db.view(-1, *([1] * (X.ndim - 1)))
+    sigma = X.std(dim=(1, -1), keepdim=True) / 10 ** (snr / 20)
     noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
     return X + noise * sigma, y
 
@@ -266,7 +283,8 @@ def channel_masking(X, y, keep):
     y : torch.Tensor
         The targets.
     """
-    return X * keep.unsqueeze(-1).to(X.dtype), y
+    keep = keep.view(*keep.shape, *([1] * (X.ndim - 2)))  # over time (and bands)
+    return X * keep.to(X.dtype), y
 
 
 class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
@@ -344,7 +362,8 @@ def time_masking(X, y, starts, lengths):
     t = torch.arange(X.shape[-1], device=X.device)
     starts, stops = starts.unsqueeze(-1), (starts + lengths).unsqueeze(-1)
     masked = ((t >= starts) & (t < stops)).any(dim=1)  # (batch, n_times)
-    return X * (~masked).unsqueeze(1).to(X.dtype), y
+    keep = (~masked).view(X.shape[0], *([1] * (X.ndim - 2)), X.shape[-1])
+    return X * keep.to(X.dtype), y
 
 
 class TimeMasking(_BatchWiseMixin, Transform):
@@ -495,7 +514,9 @@ class Mixup(_BraindecodeMixup):
         """
         y = torch.as_tensor(y, device=X.device)
         if self.probability > self.rng.uniform() and X.shape[0] > 1:
-            return self.operation(X, y, **self.get_augmentation_params(X, y))
+            # The draw needs only the batch size; braindecode's reads a 3-D X.
+            params = self.get_augmentation_params(X.flatten(2), y)
+            return self.operation(X, y, **params)
         lam = torch.ones(X.shape[0], dtype=X.dtype, device=X.device)
         return X, (y, y, lam)
 

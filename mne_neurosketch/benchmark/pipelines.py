@@ -79,6 +79,13 @@ PIPELINES: dict[str, PipelineSpec] = {
             "NeuroSketch",
             "NeuroSketch-Base (the paper's default, 1.4 M parameters)",
         ),
+        PipelineSpec(
+            "NeuroSketch-FB",
+            "deep",
+            "filterbank",
+            "NeuroSketch",
+            "NeuroSketch-Base on the paradigm's filter bank, one image plane per band",
+        ),
         _deep(
             "NeuroSketchLarge", "NeuroSketchLarge", "NeuroSketch-Large (4.2 M parameters)"
         ),
