@@ -189,3 +189,18 @@ def test_mixup_mixes_whole_filter_bank_trials():
     expected = lam.view(-1, 1, 1, 1) * X + (1 - lam.view(-1, 1, 1, 1)) * X[y_b]
     torch.testing.assert_close(out, expected)
     torch.testing.assert_close(y_a, torch.arange(6))
+
+
+def test_benchmark_pipeline_asks_for_the_filter_bank():
+    from mne_neurosketch.benchmark.pipelines import (
+        PIPELINES,
+        make_pipeline,
+        resolve_model_name,
+    )
+
+    name = resolve_model_name("neurosketch-fb")
+    assert PIPELINES[name].input == "filterbank"
+    assert PIPELINES[name].kind == "deep"
+    clf = make_pipeline(name, max_epochs=1)
+    assert isinstance(clf, NeuroSketchClassifier)
+    assert clf.module == "NeuroSketch"
