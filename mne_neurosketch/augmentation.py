@@ -55,6 +55,7 @@ class _BatchWiseMixin:
     batch_wise: bool
 
     def forward(self, X, y=None):
+        """Augment ``X`` (a filter bank with the same draw on every band)."""
         if X.ndim != 4:
             return super().forward(X, y)
         out = super().forward(X.movedim(3, 2), y)

@@ -1049,7 +1049,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return self._scale(np.require(X, requirements=["C", "W"]))
 
     def _fitted_trial_shape(self):
-        """``(n_chans, n_times)``, or ``(n_chans, n_times, n_bands)`` for a filter bank."""
+        """``(n_chans, n_times)``, or ``(n_chans, n_times, n_bands)`` (filter bank)."""
         n_bands = getattr(self, "n_bands_", 1)  # absent from older pickles
         bands = (n_bands,) if n_bands > 1 else ()
         return (self.n_chans_, self.n_times_, *bands)
