@@ -151,6 +151,17 @@ def test_one_band_bank_is_the_signal_and_models_without_bands(moabb_filter_bank)
                               valid_size=None, device="cpu").fit(X, y)
 
 
+def test_fine_tuning_on_filter_bank_target_trials(moabb_filter_bank):
+    X, y = moabb_filter_bank
+    clf = _classifier(finetune_epochs=1).fit(
+        X[:12], y[:12], X_target_labeled=X[12:], y_target_labeled=y[12:])
+    assert clf.n_finetune_trials_ == 6
+    assert clf.module_.n_bands == 3
+    with pytest.raises(ValueError, match=r"X_target_labeled.*\(8, 385, 2\)"):
+        _classifier().fit(X[:12], y[:12], X_target_labeled=X[12:, ..., :2],
+                          y_target_labeled=y[12:])
+
+
 # -- the augmentations on (batch, n_chans, n_times, n_bands) ---------------------
 @pytest.mark.parametrize("make", [
     lambda: RandomShift(1.0, max_shift=10, random_state=1),
