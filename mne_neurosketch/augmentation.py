@@ -9,6 +9,11 @@ a cosine decay. The classes here implement each part as a
 :class:`~braindecode.augmentation.ChannelsDropout` and
 :class:`~braindecode.augmentation.Mixup`, which have the same effect), so
 they also work with :class:`braindecode.augmentation.AugmentedDataLoader`.
+
+Filter-bank batches ``(batch, n_chans, n_times, n_bands)`` (MOABB's
+filter-bank layout) are augmented with one draw for all bands: the bands ride
+along the same shift, channel mask and time masks, and the noise keeps the
+drawn SNR in every band.
 """
 
 # License: BSD (3-clause)
@@ -146,13 +151,24 @@ class _BatchWiseMixin:
     """Optionally draw one apply/skip decision per batch instead of per trial.
 
     braindecode transforms decide per trial; the reference decides once per
-    batch (one ``random.random() < p`` for the whole batch).
+    batch (one ``random.random() < p`` for the whole batch). A filter-bank
+    batch ``(batch, n_chans, n_times, n_bands)`` is augmented as ``(batch,
+    n_chans, n_bands, n_times)``, so one draw hits every band alike.
     """
 
     def __init__(self, probability, *, batch_wise=True, **kwargs):
         _check_probability("probability", probability)
         super().__init__(probability=probability, **kwargs)
         self.batch_wise = batch_wise
+
+    def forward(self, X, y=None):
+        """Augment ``X`` (a filter bank with the same draw on every band)."""
+        if X.ndim != 4:
+            return super().forward(X, y)
+        out = super().forward(X.movedim(3, 2), y)
+        if y is None:
+            return out.movedim(2, 3)
+        return out[0].movedim(2, 3), out[1]
 
     def _get_mask(self, batch_size, device):
         if not self.batch_wise:
@@ -244,7 +260,9 @@ def snr_noise(X, y, snr_db, generator=None):
     time, so ``snr_db`` is the ratio of the signal and noise amplitudes in dB.
     ``generator`` (on ``X``'s device) draws the noise.
     """
-    sigma = X.std(dim=(1, 2), keepdim=True) / 10 ** (snr_db.view(-1, 1, 1) / 20)
+    # std over channels and time (per band of a filter bank, axis 2 of 4).
+    snr = snr_db.view(-1, *([1] * (X.ndim - 1)))
+    sigma = X.std(dim=(1, -1), keepdim=True) / 10 ** (snr / 20)
     noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
     return X + noise * sigma, y
 
@@ -291,7 +309,8 @@ class SNRNoise(_BatchWiseMixin, Transform):
 
 def channel_masking(X, y, keep):
     """Zero the channels where ``keep`` (bool, ``(batch, n_chans)``) is False."""
-    return X * keep.unsqueeze(-1).to(X.dtype), y
+    keep = keep.view(*keep.shape, *([1] * (X.ndim - 2)))  # over time (and bands)
+    return X * keep.to(X.dtype), y
 
 
 class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
@@ -338,7 +357,8 @@ def time_masking(X, y, starts, lengths):
     t = torch.arange(X.shape[-1], device=X.device)
     starts, stops = starts.unsqueeze(-1), (starts + lengths).unsqueeze(-1)
     masked = ((t >= starts) & (t < stops)).any(dim=1)  # (batch, n_times)
-    return X * (~masked).unsqueeze(1).to(X.dtype), y
+    keep = (~masked).view(X.shape[0], *([1] * (X.ndim - 2)), X.shape[-1])
+    return X * keep.to(X.dtype), y
 
 
 class TimeMasking(_BatchWiseMixin, Transform):
@@ -458,7 +478,9 @@ class Mixup(_BraindecodeMixup):
         """
         y = torch.as_tensor(y, device=X.device)
         if self.probability > self.rng.uniform() and X.shape[0] > 1:
-            return self.operation(X, y, **self.get_augmentation_params(X, y))
+            # The draw needs only the batch size; braindecode's reads a 3-D X.
+            params = self.get_augmentation_params(X.flatten(2), y)
+            return self.operation(X, y, **params)
         lam = torch.ones(X.shape[0], dtype=X.dtype, device=X.device)
         return X, (y, y, lam)
 

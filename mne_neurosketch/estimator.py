@@ -278,8 +278,9 @@ def _check_module_kwargs(cls, kwargs, params):
 
 
 def _ndim_message(shape, fitted_chans=None):
-    message = ("X must be 3-D (n_trials, n_chans, n_times) or 2-D (n_trials, "
-               f"n_times), got an array of shape {tuple(shape)}.")
+    message = ("X must be 3-D (n_trials, n_chans, n_times), 2-D (n_trials, "
+               "n_times) or, from a filter-bank paradigm, 4-D (n_trials, n_chans, "
+               f"n_times, n_bands), got an array of shape {tuple(shape)}.")
     if len(shape) < 2:
         message += (" Reshape your data: X[np.newaxis] for a single trial of "
                     "one channel.")
@@ -551,13 +552,14 @@ _SAVE_FIELDS = {
     "n_chans": int, "n_times": int, "sfreq": (int, float, type(None)),
     "scaling": (int, float), "state_dict": dict, "ch_names": (list, type(None)),
     "fit": dict,
+    "n_bands": int,  # written for filter banks only: plain files stay as before
 }
 _REQUIRED_FIELDS = {
-    1: set(_SAVE_FIELDS) - {"scaling", "ch_names", "fit"},
-    2: set(_SAVE_FIELDS) - {"fit"},
-    3: set(_SAVE_FIELDS),
+    1: set(_SAVE_FIELDS) - {"scaling", "ch_names", "fit", "n_bands"},
+    2: set(_SAVE_FIELDS) - {"fit", "n_bands"},
+    3: set(_SAVE_FIELDS) - {"n_bands"},
 }
-_OPTIONAL_FIELDS = {1: {"scaling"}, 2: set(), 3: set()}
+_OPTIONAL_FIELDS = {1: {"scaling"}, 2: {"n_bands"}, 3: {"n_bands"}}
 #: Keys of the "fit" field: the fitted values the net was built with.
 _FIT_FIELDS = ("max_epochs", "batch_size", "augmentation", "net_args")
 
@@ -888,6 +890,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Number of channels (``n_times`` for 2-D input, seen as one channel).
     n_chans_, n_times_ : int
         Shape of the trials the network was built for.
+    n_bands_ : int
+        Filter-bank bands of the trials (``X.shape[-1]`` of a 4-D ``X`` from
+        a MOABB filter-bank paradigm), 1 for a plain signal. It sets the
+        network's ``n_bands`` unless ``module_kwargs`` does.
     ch_names_ : list of str | None
         Channel names of :class:`mne.Epochs` training data (``None`` for
         arrays and datasets). Epochs passed to :meth:`predict` are matched to
@@ -1148,8 +1154,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return fit_names
 
     def _check_ndim(self, X):
-        if X.ndim not in (2, 3):
+        if X.ndim not in (2, 3, 4):
             raise ValueError(_ndim_message(X.shape))
+        if X.ndim == 4 and X.shape[3] == 1:
+            return X[..., 0]  # a filter bank of one band is the plain signal
         return X[:, np.newaxis, :] if X.ndim == 2 else X
 
     def _check_fit_data(self, X, y):
@@ -1183,10 +1191,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 shape = np.shape(X)
             except ValueError:
                 shape = None  # ragged: validate_data says so
-        if shape is not None and (len(shape) not in (2, 3) or (
+        if shape is not None and (len(shape) not in (2, 3, 4) or (
                 len(shape) == 2 and self.n_chans_ != 1)):
             raise ValueError(_ndim_message(shape, self.n_chans_))
-        if shape is not None and len(shape) == 3 and shape[1] != self.n_chans_:
+        if shape is not None and len(shape) >= 3 and shape[1] != self.n_chans_:
             raise ValueError(
                 f"X has {shape[1]} channels, but this {type(self).__name__} was "
                 f"fitted on {self.n_chans_} channels. Pass trials with the channels "
@@ -1197,15 +1205,31 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         X = self._check_trial_shape(self._check_ndim(X))
         return self._scale(np.require(X, requirements=["C", "W"]))
 
+    def _fitted_trial_shape(self):
+        """``(n_chans, n_times)``, or ``(n_chans, n_times, n_bands)`` (filter bank)."""
+        n_bands = getattr(self, "n_bands_", 1)  # absent from older pickles
+        bands = (n_bands,) if n_bands > 1 else ()
+        return (self.n_chans_, self.n_times_, *bands)
+
     def _check_trial_shape(self, X):
         """``X`` itself, if its trials have the fitted shape; else a clear error."""
-        if X.shape[1:] != (self.n_chans_, self.n_times_):
+        fitted = self._fitted_trial_shape()
+        if tuple(X.shape[1:]) == fitted:
+            return X
+        if len(X.shape) == 4 or len(fitted) == 3:
             raise ValueError(
-                f"X has trials of {X.shape[1]} channels x {X.shape[2]} samples, but "
-                f"this {type(self).__name__} was fitted on {self.n_chans_} channels x "
-                f"{self.n_times_} samples. Crop or resample the trials to match."
+                f"Invalid value for the 'X' parameter: its trials have shape "
+                f"{tuple(X.shape[1:])}, but this {type(self).__name__} was fitted "
+                f"on trials of shape {fitted}: {getattr(self, 'n_bands_', 1)} "
+                "filter-bank band(s) (n_bands, the last axis of a 4-D X) of "
+                f"{self.n_chans_} channels x {self.n_times_} samples. Pass X from "
+                "the filter bank used in fit."
             )
-        return X
+        raise ValueError(
+            f"X has trials of {X.shape[1]} channels x {X.shape[2]} samples, but "
+            f"this {type(self).__name__} was fitted on {self.n_chans_} channels x "
+            f"{self.n_times_} samples. Crop or resample the trials to match."
+        )
 
     def _scale(self, X):
         return X if self.scaling_ == 1.0 else X * np.float32(self.scaling_)
@@ -1251,6 +1275,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         params = inspect.signature(cls.__init__).parameters
         _check_module_kwargs(cls, kwargs, params)
         kwargs.update(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs)
+        n_bands = getattr(self, "n_bands_", 1)
+        if n_bands > 1:  # a filter bank: one input plane per band
+            if "n_bands" not in params:
+                raise ValueError(
+                    f"X is a filter bank of {n_bands} bands (n_trials, n_chans, "
+                    f"n_times, n_bands), but {cls.__name__} takes no n_bands "
+                    "parameter. Use a module that does (NeuroSketch, NeuroSketchSD)"
+                    ", or stack the bands as channels (StackFilterBank)."
+                )
+            kwargs.setdefault("n_bands", n_bands)
         if sfreq is not None and "sfreq" in params and "sfreq" not in kwargs:
             kwargs["sfreq"] = float(sfreq)
         return cls, kwargs
@@ -1444,10 +1478,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         shape = tuple(X_t.shape if hasattr(X_t, "shape") else np.shape(X_t))
         if len(shape) == 2 and self.n_chans_ == 1:
             shape = (shape[0], 1, shape[1])  # 2-D: one channel, as for X
-        if shape[1:] != (self.n_chans_, self.n_times_):
+        if shape[1:] != self._fitted_trial_shape():
             raise ValueError(
                 f"X_target_labeled has trials of shape {shape[1:]}, but X has "
-                f"{(self.n_chans_, self.n_times_)}. Pass target trials shaped like X.")
+                f"{self._fitted_trial_shape()}. Pass target trials shaped like X.")
         X_t = validate_data(self, X_t, reset=False, allow_nd=True, dtype=np.float32,
                             order="C")
         X_t = self._check_ndim(X_t)
@@ -1508,7 +1542,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_trials, n_chans, n_times) | mne.Epochs | Dataset
             Training trials. A 2-D array is read as ``(n_trials, n_times)``
-            with one channel. A braindecode windows dataset (or any torch
+            with one channel; a 4-D array ``(n_trials, n_chans, n_times,
+            n_bands)``, as MOABB's filter-bank paradigms return, is a filter
+            bank (the network gets ``n_bands``, one input plane per band).
+            A braindecode windows dataset (or any torch
             dataset yielding ``(X, y, ...)``) is streamed: its windows are read
             batch by batch by DataLoader workers (``MNE_NEUROSKETCH_NUM_WORKERS``),
             never stacked in memory.
@@ -1564,6 +1601,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             batch_size = self._train_batch_size(len(y), len(y_tr), y_va, X_valid)
             device = _resolve_device(self.device)
             self.n_chans_, self.n_times_ = int(X.shape[1]), int(X.shape[2])
+            self.n_bands_ = int(X.shape[3]) if len(X.shape) == 4 else 1
             X_t, y_t = self._check_target(X_target_labeled, y_target_labeled,
                                           subjects, len(y))
             self.sfreq_ = self.sfreq if self.sfreq is not None else sfreq
@@ -1718,6 +1756,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 "net_args": self._net_args,
             },
             "state_dict": state,
+            **({"n_bands": self.n_bands_} if getattr(self, "n_bands_", 1) > 1 else {}),
         }, path)
 
     @classmethod
@@ -1783,6 +1822,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         est.label_encoder_ = LabelEncoder().fit(est.classes_)
         est.n_features_in_ = data["n_features_in"]
         est.n_chans_, est.n_times_ = data["n_chans"], data["n_times"]
+        est.n_bands_ = data.get("n_bands", 1)
         est.sfreq_ = data["sfreq"]
         est.scaling_ = float(data.get("scaling", 1.0))
         est.ch_names_ = data.get("ch_names")

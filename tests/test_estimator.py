@@ -363,7 +363,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="only one class"):
         clf.fit(X, np.zeros(24))
     with pytest.raises(ValueError, match="X must be 3-D"):
-        clf.fit(X[..., None], y)
+        clf.fit(X[..., None, None], y)  # 4-D is a filter bank
     with pytest.raises(ValueError, match="stratified validation split"):
         tiny_clf(valid_size=0.25).fit(X[:5], np.array([0, 0, 0, 0, 1]))
     with pytest.raises(ValueError, match="Unknown label type"):
@@ -491,8 +491,8 @@ def test_predict_wrong_ndim_gives_fit_message():
                        r"read as one channel, but this estimator was fitted on 3 "
                        r"channels; for a single trial pass X\[np\.newaxis\]"):
         clf.predict(X[0])
-    with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(24, 3, 40, 1\)"):
-        clf.predict_proba(X[..., None])
+    with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(24, 3, 40, 1, 1\)"):
+        clf.predict_proba(X[..., None, None])  # 4-D is a filter bank
     with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(40,\)\. Reshape"):
         clf.predict(X[0, 0])
     with pytest.raises(ValueError, match=r"X must be 3-D .*shape \(3, 40\)"):

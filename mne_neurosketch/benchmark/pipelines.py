@@ -132,6 +132,9 @@ PIPELINES: dict[str, PipelineSpec] = {
     spec.name: spec
     for spec in (
         *(_deep(m) for m in ("NeuroSketch", "NeuroSketchLarge", "NeuroSketchSD")),
+        PipelineSpec("NeuroSketch-FB", "deep", "filterbank", "NeuroSketch",
+                     "NeuroSketch-Base on the paradigm's filter bank, one image plane "
+                     "per band", "shared"),
         *(_deep(m) for m in BASELINES),
         *(_deep(m, "customary") for m in BASELINES),
         *(_classical(*args) for args in _CLASSICAL),

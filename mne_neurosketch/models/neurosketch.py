@@ -10,16 +10,8 @@ import torch
 from braindecode.models.base import EEGModuleMixin
 from torch import nn
 
-from ._modules import (
-    BN_EPS,
-    ConvNormAct,
-    DropPath,
-    check_input,
-    drop_path_rates,
-    fold_time,
-    init_weights,
-    make_pool,
-)
+from ._folded import FoldedImageMixin
+from ._modules import BN_EPS, ConvNormAct, DropPath, drop_path_rates
 
 #: Stage depths and widths of the paper's configurations
 #: (``NeuroSketch_Base.yaml`` and ``NeuroSketch_Large.yaml``).
@@ -67,7 +59,7 @@ class _SketchBlock(nn.Module):
         return x + out if self.residual else out
 
 
-class NeuroSketch(EEGModuleMixin, nn.Module):
+class NeuroSketch(FoldedImageMixin, EEGModuleMixin, nn.Module):
     r"""NeuroSketch from Zhang et al. (2025) [Zhang2025]_.
 
     :bdg-success:`Convolution`
@@ -85,8 +77,12 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
        a multiple of ``seg_dim`` and reshaped to a one-channel image of height
        ``n_chans * seg_dim`` and width ``ceil(n_times / seg_dim)``; row
        ``c * seg_dim + k`` holds sample ``k`` of every segment of channel ``c``.
+       A filter bank ``(batch, n_chans, n_times, n_bands)`` (MOABB's
+       filter-bank paradigms) is folded band by band into ``n_bands`` image
+       planes.
     2. **Stem.** Four ``seg_dim x seg_dim`` Conv-BatchNorm-activation layers
-       (widths ``stem_channels`` then ``widths[0]``, strides 2, 1, 1, 2).
+       (widths ``stem_channels`` then ``widths[0]``, strides 2, 1, 1, 2); the
+       first takes the ``n_bands`` planes as input channels.
     3. **Four stages** of blocks of widths ``widths`` and depths ``depths``.
        A block is an optional embedding (strided or widening conv +
        BatchNorm, only where needed), then a grouped ``seg_dim x seg_dim``
@@ -142,6 +138,12 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
     drop_prob : float, default=0.2
         Stochastic-depth (drop-path) rate of the last block; rates increase
         linearly from 0 over the blocks, as in the reference.
+    n_bands : int, default=1
+        Number of filter-bank bands, as braindecode's FBCNet ``n_bands``, but
+        the bands come filtered in the input: ``1`` takes ``(batch, n_chans,
+        n_times)`` (the paper's model); more take ``(batch, n_chans, n_times,
+        n_bands)``, the ``X`` of MOABB's ``FilterBankSSVEP`` and
+        ``FilterBankMotorImagery``, one image plane per band.
 
     References
     ----------
@@ -168,18 +170,13 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
         stem_channels: tuple[int, int, int] = (64, 32, 64),
         activation: type[nn.Module] = nn.ReLU,
         drop_prob: float = 0.2,
+        n_bands: int = 1,
         chs_info: list[dict] | None = None,
         input_window_seconds: float | None = None,
         sfreq: float | None = None,
     ):
-        super().__init__(
-            n_outputs=n_outputs,
-            n_chans=n_chans,
-            chs_info=chs_info,
-            n_times=n_times,
-            input_window_seconds=input_window_seconds,
-            sfreq=sfreq,
-        )
+        self._init_signal(n_chans, n_outputs, n_times, chs_info, input_window_seconds,
+                          sfreq, seg_dim=seg_dim, n_bands=n_bands)
         del n_outputs, n_chans, chs_info, n_times, input_window_seconds, sfreq
         if preset not in PRESETS:
             raise ValueError(
@@ -190,7 +187,6 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
         widths = tuple(PRESETS[preset]["widths"] if widths is None else widths)
         _check_stages(depths, widths, head_dim, seg_dim)
         self.preset = preset
-        self.seg_dim = seg_dim
         self.depths = depths
         self.widths = widths
         self.head_dim = head_dim
@@ -199,9 +195,8 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
         self.stem_channels = tuple(stem_channels)
         self.activation = activation
         self.drop_prob = drop_prob
-        self._in_chans = int(self.n_chans)
 
-        stem_widths = (1, *self.stem_channels, widths[0])
+        stem_widths = (self.n_bands, *self.stem_channels, widths[0])
         self.stem = nn.Sequential(
             *[
                 ConvNormAct(cin, cout, seg_dim, stride, activation)
@@ -229,25 +224,7 @@ class NeuroSketch(EEGModuleMixin, nn.Module):
                 )
                 in_ch = width
         self.blocks = nn.Sequential(*blocks)
-        self.final_norm = nn.BatchNorm2d(widths[-1], eps=BN_EPS)
-        self.pool = make_pool(pooling)
-        self.final_layer = nn.Linear(widths[-1], self.n_outputs)
-        init_weights(self)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Feature maps ``(batch, widths[-1], H, W)`` before pooling."""
-        check_input(x, self._in_chans)
-        x = self.stem(fold_time(x, self.seg_dim))
-        return self.final_norm(self.blocks(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, n_outputs)`` for input ``(batch, n_chans, n_times)``."""
-        # Written out rather than calling forward_features: TorchScript cannot
-        # follow a method call once the model is converted to a plain nn.Module
-        # (braindecode's generic scripting test does this).
-        check_input(x, self._in_chans)
-        x = self.final_norm(self.blocks(self.stem(fold_time(x, self.seg_dim))))
-        return self.final_layer(self.pool(x))
+        self._make_head(widths[-1], pooling)
 
 
 def _check_stages(depths, widths, head_dim, seg_dim):

@@ -10,16 +10,8 @@ import torch
 from braindecode.models.base import EEGModuleMixin
 from torch import nn
 
-from ._modules import (
-    BN_EPS,
-    ConvNormAct,
-    DropPath,
-    check_input,
-    drop_path_rates,
-    fold_time,
-    init_weights,
-    make_pool,
-)
+from ._folded import FoldedImageMixin
+from ._modules import BN_EPS, ConvNormAct, DropPath, drop_path_rates
 
 
 def _round_to(value: float, divisor: int) -> int:
@@ -86,7 +78,7 @@ class _SDBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.mlp_norm(x)))
 
 
-class NeuroSketchSD(EEGModuleMixin, nn.Module):
+class NeuroSketchSD(FoldedImageMixin, EEGModuleMixin, nn.Module):
     r"""NeuroSketch-SD from Zhang et al. (2025) [Zhang2025SD]_.
 
     :bdg-success:`Convolution`
@@ -101,9 +93,11 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
 
     1. **Folding** of ``(batch, n_chans, n_times)`` into a one-channel image
        of height ``n_chans * seg_dim``, as in :class:`NeuroSketch`
-       (``seg_dim=1`` keeps the raw ``n_chans x n_times`` image).
+       (``seg_dim=1`` keeps the raw ``n_chans x n_times`` image); a filter
+       bank ``(batch, n_chans, n_times, n_bands)`` gives ``n_bands`` planes.
     2. **Stem.** Four 3x3 Conv-BatchNorm-activation layers (widths
-       ``stem_channels`` and ``stem_channels[-1]``, strides 2, 1, 1, 2).
+       ``stem_channels`` and ``stem_channels[-1]``, strides 2, 1, 1, 2); the
+       first takes the ``n_bands`` planes as input channels.
     3. **Four stages.** Stage ``s`` has ``depths[s]`` blocks of width
        ``stage_widths[s][0]`` except the last, of width
        ``stage_widths[s][1]``. The first block of stages 2-4 halves the
@@ -149,6 +143,10 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
         Dropout in the conv branches (``cnn_dropout``).
     mlp_drop_prob : float, default=0.1
         Dropout in the MLP branches (``mlp_dropout``).
+    n_bands : int, default=1
+        Number of filter-bank bands of the input, as in :class:`NeuroSketch`:
+        more than 1 takes MOABB's filter-bank layout ``(batch, n_chans,
+        n_times, n_bands)``, one image plane per band.
 
     References
     ----------
@@ -182,18 +180,13 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
         drop_prob: float = 0.4,
         cnn_drop_prob: float = 0.3,
         mlp_drop_prob: float = 0.1,
+        n_bands: int = 1,
         chs_info: list[dict] | None = None,
         input_window_seconds: float | None = None,
         sfreq: float | None = None,
     ):
-        super().__init__(
-            n_outputs=n_outputs,
-            n_chans=n_chans,
-            chs_info=chs_info,
-            n_times=n_times,
-            input_window_seconds=input_window_seconds,
-            sfreq=sfreq,
-        )
+        self._init_signal(n_chans, n_outputs, n_times, chs_info, input_window_seconds,
+                          sfreq, seg_dim=seg_dim, n_bands=n_bands)
         del n_outputs, n_chans, chs_info, n_times, input_window_seconds, sfreq
         depths = tuple(depths)
         stage_widths = tuple(tuple(w) for w in stage_widths)
@@ -209,7 +202,6 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
                 f"Every width must be divisible by head_dim={head_dim}, but {bad} "
                 "are not. Change stage_widths or head_dim."
             )
-        self.seg_dim = seg_dim
         self.depths = depths
         self.stage_widths = stage_widths
         self.stem_channels = tuple(stem_channels)
@@ -221,11 +213,10 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
         self.drop_prob = drop_prob
         self.cnn_drop_prob = cnn_drop_prob
         self.mlp_drop_prob = mlp_drop_prob
-        self._in_chans = int(self.n_chans)
 
         c1, c2, c3 = self.stem_channels
         self.stem = nn.Sequential(
-            ConvNormAct(1, c1, 3, 2, activation),
+            ConvNormAct(self.n_bands, c1, 3, 2, activation),
             ConvNormAct(c1, c2, 3, 1, activation),
             ConvNormAct(c2, c3, 3, 1, activation),
             ConvNormAct(c3, c3, 3, 2, activation),
@@ -251,22 +242,4 @@ class NeuroSketchSD(EEGModuleMixin, nn.Module):
                 )
                 in_ch = out_ch
         self.blocks = nn.Sequential(*blocks)
-        self.final_norm = nn.BatchNorm2d(in_ch, eps=BN_EPS)
-        self.pool = make_pool(pooling)
-        self.final_layer = nn.Linear(in_ch, self.n_outputs)
-        init_weights(self)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Feature maps ``(batch, stage_widths[-1][1], H, W)`` before pooling."""
-        check_input(x, self._in_chans)
-        x = self.stem(fold_time(x, self.seg_dim))
-        return self.final_norm(self.blocks(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, n_outputs)`` for input ``(batch, n_chans, n_times)``."""
-        # Written out rather than calling forward_features: TorchScript cannot
-        # follow a method call once the model is converted to a plain nn.Module
-        # (braindecode's generic scripting test does this).
-        check_input(x, self._in_chans)
-        x = self.final_norm(self.blocks(self.stem(fold_time(x, self.seg_dim))))
-        return self.final_layer(self.pool(x))
+        self._make_head(in_ch, pooling)
