@@ -34,12 +34,14 @@ from torch import nn
 
 from .augmentation import make_recipe_transforms
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
-from .inference import bf16_probe, choose_inference_path, cpu_has_bf16
+from .inference import choose_inference_path, cpu_has_bf16
 from .models import NeuroSketch, NeuroSketchSD
 from .training import (
+    BF16_MIN_GRAD_COSINE,
     OneHotBCEWithLogitsLoss,
     TrainStep,
     WarmupCosineSchedule,
+    bf16_train_probe,
     recipe_param_groups,
 )
 from .utils import logger, use_log_level, warn
@@ -212,21 +214,27 @@ class _RecipeNet(EEGClassifier):
                 max_grad_norm=getattr(self, "max_grad_norm", None))
         return step
 
-    def train_step(self, batch, **fit_params):
+    def train_step_single(self, batch, **fit_params):
         self._set_training(True)
+        self.__dict__.pop("inference", None)  # the weights change
         Xi, yi = unpack_data(batch)
-        step = self._train_step()
-        loss, y_pred = step.forward_backward(self._to_device(Xi), self._to_device(yi))
+        loss, y_pred = self._train_step().forward_backward(
+            self._to_device(Xi), self._to_device(yi))
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        step = self.train_step_single(batch, **fit_params)
         self.notify("on_grad_computed",
                     named_parameters=TeeGenerator(self.get_all_learnable_params()),
                     batch=batch, training=True)
-        step.update()
-        return {"loss": loss, "y_pred": y_pred}
+        self._train_step().update()
+        return step
 
     def __getstate__(self):
         state = super().__getstate__()
         # The compiled step and the inference copy are rebuilt on first use
-        # (a compiled module does not pickle; the device may differ).
+        # (a compiled module does not pickle; the device may differ); the
+        # inference path's choice is kept in ``inference_choice``.
         for key in ("_step", "inference"):
             state.pop(key, None)
         return state
@@ -415,9 +423,9 @@ def _resolve_amp(amp, device, probe=None):
     """The training autocast dtype: bf16 where the device runs it fast.
 
     ``probe`` is ``(module_cls, module_init, X)``: on a CPU with bf16 units,
-    ``"auto"`` takes bf16 when a fresh module's forward pass on a few trials of
-    ``X`` is faster in bf16 and within the tolerance of fp32
-    (:func:`~mne_neurosketch.inference.bf16_probe`).
+    ``"auto"`` takes bf16 when a fresh module's forward and backward passes on
+    a few trials of ``X`` are faster in bf16 and its gradients agree with
+    fp32's (:func:`~mne_neurosketch.training.bf16_train_probe`).
     """
     _check_amp(amp)
     if amp is True or amp == "bf16":
@@ -433,9 +441,11 @@ def _resolve_amp(amp, device, probe=None):
         torch.manual_seed(0)  # a throwaway module: the caller's RNG is untouched
         module = module_cls(**module_init)
     x = torch.as_tensor(np.asarray(X[:8]), dtype=torch.float32)
-    speedup, diff, ok = bf16_probe(module.train(), x, check_argmax=False)
-    logger.info(f"bf16 training probe: {speedup:.2f}x fp32's speed, max probability "
-                f"difference {diff:.1e}: {'bf16' if ok else 'fp32'}.")
+    # eval mode: no dropout draws, so both passes compute the same function
+    speedup, cosine, ok = bf16_train_probe(module.eval(), x)
+    logger.info(f"bf16 training probe: {speedup:.2f}x fp32's speed, gradient cosine "
+                f"{cosine:.4f} (at least {BF16_MIN_GRAD_COSINE}): "
+                f"{'bf16' if ok else 'fp32'}.")
     return torch.bfloat16 if ok else None
 
 
@@ -614,6 +624,12 @@ def _probe_trials(X, n=8):
     if isinstance(X, WindowsArray):
         return np.stack([X.window(i) for i in range(min(n, len(X)))])
     return np.asarray(X[:n], dtype=np.float32)
+
+
+def _weights_version(module):
+    """Changes whenever a parameter or buffer of ``module`` is modified in place."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t._version for t in tensors)
 
 
 def _plain_module(module):
@@ -831,9 +847,13 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     amp : "auto" | "bf16" | bool, default="auto"
         bf16 autocast of training and prediction. ``"auto"`` uses it on CUDA
         devices that support it, and on CPUs with bf16 units (AVX512-BF16,
-        AMX) where a one-time probe finds it faster than fp32 and within
-        :data:`~mne_neurosketch.inference.BF16_TOLERANCE` of its probabilities
-        (on other CPUs bf16 is emulated and many times slower). ``train_path_``
+        AMX) where a one-time probe finds it faster than fp32 and correct:
+        training gradients agreeing with fp32's
+        (:func:`~mne_neurosketch.training.bf16_train_probe`), predicted
+        probabilities within
+        :data:`~mne_neurosketch.inference.BF16_TOLERANCE` of fp32's
+        (:func:`~mne_neurosketch.inference.bf16_probe`). On other CPUs bf16 is
+        emulated and many times slower. ``train_path_``
         and ``inference_path_`` say what was taken.
     channels_last : "auto" | bool, default="auto"
         Channels-last memory format for 4-D weights (``"auto"``: on CUDA).
@@ -1536,11 +1556,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _prepare_inference(self, probe):
         """Choose and keep the fastest correct inference path; return its description."""
         net = self.net_
-        path = choose_inference_path(
-            _plain_module(net.module_), probe,
-            amp=self.amp if self.amp == "auto" else self.amp in (True, "bf16"),
-            cuda_amp_dtype=net.amp_dtype)
+        amp = self.amp if self.amp == "auto" else self.amp in (True, "bf16")
+        device_type = torch.device(net.device).type
+        choice = getattr(net, "inference_choice", None)
+        if amp == "auto" and choice is not None and choice[0] == device_type:
+            amp = choice[1]  # unpickled: the choice made after fit, no new probe
+        path = choose_inference_path(_plain_module(net.module_), probe, amp=amp,
+                                     cuda_amp_dtype=net.amp_dtype)
         net.inference = path
+        net.inference_choice = (device_type, path.amp_dtype is not None)
+        net.inference_version = _weights_version(net.module_)
         logger.info(f"Inference path: {path.description}.")
         return path.description
 
@@ -1559,8 +1584,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         """
         with self._log_level():
             X = self._check_predict_data(X)
-            if "inference" not in self.net_.__dict__:  # unpickled or loaded
-                self._prepare_inference(_probe_trials(X))
+            net = self.net_
+            if ("inference" not in net.__dict__  # unpickled or loaded
+                    or net.inference_version != _weights_version(net.module_)):
+                self._prepare_inference(_probe_trials(X))  # or weights changed
             with _cudnn_benchmark(self.net_.device), _keep_global_rng():
                 return self.net_.predict_proba(X)
 

@@ -557,7 +557,7 @@ def bf16_probe(model: nn.Module, x: torch.Tensor, *, check_argmax: bool = True):
     """
     if not cpu_has_bf16():
         return 0.0, float("nan"), False
-    key = (type(model).__name__, tuple(x.shape), model.training)
+    key = (type(model).__name__, tuple(x.shape[1:]), model.training)
     if key not in _SPEED_CACHE:
         fp32 = _best_time(model, x, None)
         _SPEED_CACHE[key] = fp32 / _best_time(model, x, torch.bfloat16)
