@@ -28,13 +28,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import Dataset as _SkorchDataset
 from skorch.dataset import unpack_data
-from skorch.utils import TeeGenerator
 from skorch.helper import predefined_split
+from skorch.utils import TeeGenerator
 from torch import nn
 
 from .augmentation import make_recipe_transforms
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
-from .inference import choose_inference_path, cpu_has_bf16
+from .inference import choose_inference_path, cpu_has_bf16, dtype_name
 from .models import NeuroSketch, NeuroSketchSD
 from .training import (
     BF16_MIN_GRAD_COSINE,
@@ -469,7 +469,7 @@ def _resolve_compile(compile, n_steps):
 
 def _train_path(device, amp_dtype, channels_last, compiled):
     """A short description of the training path, e.g. ``"cpu: bf16+compile"``."""
-    names = [{torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp_dtype, "fp32")]
+    names = [dtype_name(amp_dtype)]
     if channels_last:
         names.append("channels_last")
     if torch.device(device).type == "cuda":

@@ -502,6 +502,12 @@ _PROBE_TRIALS = 8
 _SPEED_CACHE: dict = {}
 
 
+def dtype_name(dtype) -> str:
+    """Short name of an autocast dtype for path descriptions (``None``: fp32)."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(
+        dtype, str(dtype).replace("torch.", ""))
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bf16 arithmetic units (AVX512-BF16 or AMX).
 
@@ -522,17 +528,18 @@ def _best_time(model, x, amp_dtype, repeats=2):
     _forward(model, x, amp_dtype)  # warm-up: weight casts, kernel selection
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: robust to other processes' load
         _forward(model, x, amp_dtype)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
 def bf16_probe(model: nn.Module, x: torch.Tensor, *, check_argmax: bool = True):
     """Compare bf16 autocast with fp32 on one probe batch of a model on the CPU.
 
-    The speed-up is measured once per model class and input shape in this
-    process (cached); the agreement is checked on ``x`` each time.
+    The speed-up is measured in process CPU time (which other processes' load
+    barely changes) once per model class and trial shape in this process
+    (cached); the agreement is checked on ``x`` each time.
 
     Parameters
     ----------
@@ -653,6 +660,5 @@ def choose_inference_path(
             )
         amp_dtype = torch.bfloat16 if ok else None
     if amp_dtype is not None:
-        names.append({torch.bfloat16: "bf16", torch.float16: "fp16"}.get(
-            amp_dtype, str(amp_dtype)))
+        names.append(dtype_name(amp_dtype))
     return InferencePath(fast, amp_dtype, f"{device.type}: {'+'.join(names)}")

@@ -429,9 +429,9 @@ def _step_time(model, x, amp_dtype, repeats=2):
     _gradients(model, x, amp_dtype)  # warm-up: weight casts, kernel selection
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: robust to other processes' load
         _gradients(model, x, amp_dtype)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -439,7 +439,8 @@ def bf16_train_probe(model: nn.Module, x: torch.Tensor, *, min_speedup: float = 
     """Whether bf16 autocast trains ``model`` faster and correctly on this device.
 
     Times a forward and backward pass on ``x`` in fp32 and under bf16
-    autocast (once per model class and trial shape in this process: cached)
+    autocast, in process CPU time, which other processes' load barely changes
+    (once per model class and trial shape in this process: cached)
     and compares the gradients of the two on ``x``. Dropout should be off
     (or the model in eval mode) for a like-for-like comparison; the model's
     gradients are left cleared.

@@ -11,8 +11,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from mne_neurosketch import NeuroSketch, NeuroSketchSD
-from mne_neurosketch.models import from_reference
-from mne_neurosketch.models._modules import fold_time
 from mne_neurosketch.inference import (
     OnlinePredictor,
     OnnxModel,
@@ -21,6 +19,8 @@ from mne_neurosketch.inference import (
     optimize_for_inference,
     predict_logits,
 )
+from mne_neurosketch.models import from_reference
+from mne_neurosketch.models._modules import fold_time
 from mne_neurosketch.training import DeviceBatches, TrainStep, make_adamw
 
 # The device machine gets the reference files through this variable.
