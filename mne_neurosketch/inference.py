@@ -524,12 +524,16 @@ def _forward(model, x, amp_dtype):
         return model(x).float()
 
 
-def _best_time(model, x, amp_dtype, repeats=2):
-    _forward(model, x, amp_dtype)  # warm-up: weight casts, kernel selection
+def _best_cpu_time(fn, repeats=2):
+    """Shortest process CPU time of ``fn()`` after a warm-up call.
+
+    CPU time, unlike wall time, barely changes with other processes' load.
+    """
+    fn()  # warm-up: weight casts, kernel selection
     best = float("inf")
     for _ in range(repeats):
-        start = time.process_time()  # CPU time: robust to other processes' load
-        _forward(model, x, amp_dtype)
+        start = time.process_time()
+        fn()
         best = min(best, time.process_time() - start)
     return best
 
@@ -566,8 +570,9 @@ def bf16_probe(model: nn.Module, x: torch.Tensor, *, check_argmax: bool = True):
         return 0.0, float("nan"), False
     key = (type(model).__name__, tuple(x.shape[1:]), model.training)
     if key not in _SPEED_CACHE:
-        fp32 = _best_time(model, x, None)
-        _SPEED_CACHE[key] = fp32 / _best_time(model, x, torch.bfloat16)
+        fp32 = _best_cpu_time(lambda: _forward(model, x, None))
+        _SPEED_CACHE[key] = fp32 / _best_cpu_time(
+            lambda: _forward(model, x, torch.bfloat16))
     speedup = _SPEED_CACHE[key]
     p32 = torch.softmax(_forward(model, x, None), dim=-1)
     p16 = torch.softmax(_forward(model, x, torch.bfloat16), dim=-1)

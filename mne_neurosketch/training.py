@@ -15,21 +15,21 @@ the speed they measure is the speed users get. The pieces:
   channels-last and a CUDA graph;
 - :class:`DeviceBatches`, which keeps a corpus on the device between epochs.
 
-What pays where is measured by ``benchmarks/bench_models.py`` and
-``benchmarks/bench_fit_speed.py``.
+``benchmarks/bench_fit_speed.py`` measures the estimator's fit against a plain
+PyTorch loop; ``benchmarks/bench_models.py`` the step's variants.
 """
 
 # License: BSD (3-clause)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
 
 from .augmentation import OneHotBCEWithLogitsLoss, WarmupCosineSchedule
+from .inference import _best_cpu_time
 
 __all__ = [
     "BF16_MIN_GRAD_COSINE",
@@ -425,16 +425,6 @@ def _gradients(model, x, amp_dtype):
                       if p.grad is not None])
 
 
-def _step_time(model, x, amp_dtype, repeats=2):
-    _gradients(model, x, amp_dtype)  # warm-up: weight casts, kernel selection
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()  # CPU time: robust to other processes' load
-        _gradients(model, x, amp_dtype)
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def bf16_train_probe(model: nn.Module, x: torch.Tensor, *, min_speedup: float = 1.2):
     """Whether bf16 autocast trains ``model`` faster and correctly on this device.
 
@@ -466,8 +456,9 @@ def bf16_train_probe(model: nn.Module, x: torch.Tensor, *, min_speedup: float = 
     """
     key = (type(model).__name__, tuple(x.shape[1:]), x.device.type)
     if key not in _TRAIN_SPEED_CACHE:
-        fp32 = _step_time(model, x, None)
-        _TRAIN_SPEED_CACHE[key] = fp32 / _step_time(model, x, torch.bfloat16)
+        fp32 = _best_cpu_time(lambda: _gradients(model, x, None))
+        _TRAIN_SPEED_CACHE[key] = fp32 / _best_cpu_time(
+            lambda: _gradients(model, x, torch.bfloat16))
     speedup = _TRAIN_SPEED_CACHE[key]
     g32, g16 = _gradients(model, x, None), _gradients(model, x, torch.bfloat16)
     model.zero_grad(set_to_none=True)
