@@ -419,6 +419,17 @@ def _check_amp(amp):
         )
 
 
+def _bf16_probed(module_cls):
+    """Whether ``amp="auto"`` may try bf16 for this module on a CPU.
+
+    Only this package's models: the inference probe of a braindecode baseline
+    (``test_braindecode_baselines_build_and_train``) hung in oneDNN's kernel
+    generation on an AMX CPU, so the baselines stay in fp32 and their own
+    memory layout on CPUs unless ``amp`` asks for bf16.
+    """
+    return issubclass(module_cls, (NeuroSketch, NeuroSketchSD))
+
+
 def _resolve_amp(amp, device, probe=None):
     """The training autocast dtype: bf16 where the device runs it fast.
 
@@ -434,7 +445,7 @@ def _resolve_amp(amp, device, probe=None):
         return None
     if torch.device(device).type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if probe is None or not cpu_has_bf16():
+    if probe is None or not cpu_has_bf16() or not _bf16_probed(probe[0]):
         return None
     module_cls, module_init, X = probe
     with torch.random.fork_rng(devices=[]):
@@ -1562,11 +1573,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         net = self.net_
         amp = self.amp if self.amp == "auto" else self.amp in (True, "bf16")
         device_type = torch.device(net.device).type
+        module = _plain_module(net.module_)
+        own = _bf16_probed(type(module))
+        if amp == "auto" and not own:
+            amp = False  # fp32 on CPUs (CUDA keeps the training dtype)
         choice = getattr(net, "inference_choice", None)
         if amp == "auto" and choice is not None and choice[0] == device_type:
             amp = choice[1]  # unpickled: the choice made after fit, no new probe
-        path = choose_inference_path(_plain_module(net.module_), probe, amp=amp,
-                                     cuda_amp_dtype=net.amp_dtype)
+        # a baseline keeps its own memory layout on CPUs (see _bf16_probed)
+        path = choose_inference_path(
+            module, probe, amp=amp, cuda_amp_dtype=net.amp_dtype,
+            channels_last=None if own or device_type == "cuda" else False)
         net.inference = path
         net.inference_choice = (device_type, path.amp_dtype is not None)
         net.inference_version = _weights_version(net.module_)

@@ -618,6 +618,7 @@ def choose_inference_path(
     *,
     amp: str | bool = "auto",
     cuda_amp_dtype: torch.dtype | None = None,
+    channels_last: bool | None = None,
 ) -> InferencePath:
     """The fastest correct inference path of ``model`` on its device.
 
@@ -640,6 +641,8 @@ def choose_inference_path(
         ``False`` keeps fp32 on the CPU, ``True`` forces bf16 there.
     cuda_amp_dtype : torch.dtype | None
         Autocast dtype on CUDA.
+    channels_last : bool | None
+        As in :func:`optimize_for_inference` (``None``: for 2-D convolutions).
 
     Returns
     -------
@@ -647,8 +650,10 @@ def choose_inference_path(
         The prepared model with its autocast dtype and a description.
     """
     device = next(model.parameters()).device
-    fast = optimize_for_inference(model)
-    names = ["fused"] + (["channels_last"] if _uses_conv2d(fast) else [])
+    if channels_last is None:
+        channels_last = _uses_conv2d(model)
+    fast = optimize_for_inference(model, channels_last=channels_last)
+    names = ["fused"] + (["channels_last"] if channels_last else [])
     amp_dtype = None
     if device.type == "cuda":
         amp_dtype = cuda_amp_dtype
