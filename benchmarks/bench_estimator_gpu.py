@@ -42,6 +42,7 @@ CONFIGS = {
     "bf16+cl": ("bf16", True, False),
     "bf16+cl+compile": ("bf16", True, True),
     "fp32+compile": (False, False, True),
+    "auto": ("auto", "auto", "auto"),  # what the estimator picks by default
 }
 
 
@@ -84,6 +85,8 @@ def run_one(config, batch_size, args, X, y):
         "channels_last": channels_last,
         "compile": compile_,
         "batch_size": batch_size,
+        "train_path_": clf.train_path_,
+        "inference_path_": clf.inference_path_,
         "n_train": len(y),
         "epoch_durations_s": durations,
         "train_samples_per_s": len(y) / statistics.median(steady),

@@ -11,9 +11,9 @@ shapes, batch 1 and 64 (256 on a GPU):
 - FLOPs per sample (``torch.utils.flop_counter``) and the achieved GFLOP/s
   next to this machine's measured matmul peak (fp32 on CPU, bf16 on GPU).
 
-The ``targets`` section puts the optimised paths of :mod:`mne_neurosketch.models.optimize`
-side by side with plain eager for NeuroSketch-Base at 62 x 400 (the issue's
-targets). The variants compared in a cell are timed in rotation (one block of
+The ``targets`` section puts the optimised paths of
+:mod:`mne_neurosketch.inference` and :mod:`mne_neurosketch.training` side
+by side with plain eager for NeuroSketch-Base at 62 x 400 (the issue's targets). The variants compared in a cell are timed in rotation (one block of
 each per round, medians over rounds, after warm-up), so that all see the same
 machine load; on a CPU a matmul block runs in every round too and each row's
 efficiency is against the matmul rate of its own rounds. The load average is
@@ -233,7 +233,7 @@ def make_train_fn(
     cuda_graph=False,
 ):
     """A closure running one training step (see ``TrainStep``)."""
-    from mne_neurosketch.models.optimize import TrainStep, make_adamw
+    from mne_neurosketch.training import TrainStep, make_adamw
 
     model.train()
     if fused_adamw or cuda_graph:
@@ -264,7 +264,7 @@ def make_infer_fn(
     compile_kwargs=None,
 ):
     """A closure running one inference batch."""
-    from mne_neurosketch.models.optimize import optimize_for_inference
+    from mne_neurosketch.inference import optimize_for_inference
 
     if fuse or channels_last or compile:
         model = optimize_for_inference(
@@ -368,7 +368,7 @@ def _with_cudnn_benchmark(fn, on):
 def _onnx_fn(model, x):
     import tempfile
 
-    from mne_neurosketch.models.optimize import OnnxModel, export_onnx
+    from mne_neurosketch.inference import OnnxModel, export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model.cpu(), Path(tmp) / "model.onnx", verbose=False)

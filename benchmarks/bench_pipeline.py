@@ -9,9 +9,9 @@ load reads it), then one epoch is drawn
 - through a torch ``DataLoader`` over the braindecode windows dataset (the
   generic path; 0 and 2 worker processes), each batch moved to the device;
 - from the windows gathered once into one array and kept on the device
-  (:class:`mne_neurosketch.models.optimize.DeviceBatches`);
+  (:class:`mne_neurosketch.training.DeviceBatches`);
 - end to end: each path feeding real NeuroSketch-Base training steps
-  (:class:`~mne_neurosketch.models.optimize.TrainStep`: bf16, channels-last,
+  (:class:`~mne_neurosketch.training.TrainStep`: bf16, channels-last,
   fused AdamW and a CUDA graph on a GPU; plain fp32 with channels-last on a CPU).
 
 The windows/s of each path are put next to the training samples/s that
@@ -240,13 +240,13 @@ def main(argv=None):
     start = time.perf_counter()
     X, y = windows_array(ds)
     result["gather_array_s"] = time.perf_counter() - start
-    from mne_neurosketch.models.optimize import DeviceBatches
+    from mne_neurosketch.training import DeviceBatches
 
     on_device = DeviceBatches(X, y, batch_size=args.batch_size, device=device)
     paths["DeviceBatches (array on the device)"] = epoch_rate(on_device, device)
     if args.train:
         from mne_neurosketch import NeuroSketch
-        from mne_neurosketch.models.optimize import TrainStep, make_adamw
+        from mne_neurosketch.training import TrainStep, make_adamw
 
         cuda = device.type == "cuda"
         model = NeuroSketch(62, 40, 400).to(device)

@@ -25,20 +25,25 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import Dataset as _SkorchDataset
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
+from skorch.utils import TeeGenerator
 from torch import nn
 
-from .augmentation import (
-    Mixup,
-    OneHotBCEWithLogitsLoss,
-    RecipeAugmentation,
-    WarmupCosineSchedule,
-)
+from .augmentation import Mixup, RecipeAugmentation
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
+from .inference import choose_inference_path, cpu_has_bf16, dtype_name
 from .models.registry import OWN_MODELS, get_model, registry, resolve_model
+from .training import (
+    BF16_MIN_GRAD_COSINE,
+    OneHotBCEWithLogitsLoss,
+    TrainStep,
+    WarmupCosineSchedule,
+    bf16_train_probe,
+    recipe_param_groups,
+)
 from .utils import logger, use_log_level, warn
 
 __all__ = ["NeuroSketchClassifier"]
@@ -137,22 +142,27 @@ class _Loader(torch.utils.data.DataLoader):
 # The skorch / braindecode net with the recipe's training step
 # ---------------------------------------------------------------------------
 class _RecipeNet(EEGClassifier):
-    """EEGClassifier whose training step augments on the device and runs AMP.
+    """EEGClassifier whose training step is :class:`~mne_neurosketch.training.TrainStep`.
 
-    Augmentation happens after the batch reaches the device (so the GPU does
-    it); forward passes run under bf16 autocast when ``amp_dtype`` is set;
-    weight decay skips biases and normalisation parameters (``ndim <= 1``),
-    as the Hugging Face trainer of the reference does.
+    The step augments after the batch reaches the device (so the GPU does it),
+    runs the forward pass under ``amp_dtype`` autocast, through
+    ``torch.compile`` when ``compile_step``, clips the gradient norm and
+    updates AdamW, whose weight decay skips biases and normalisation
+    parameters. Predictions use ``inference``, the estimator's chosen
+    :class:`~mne_neurosketch.inference.InferencePath`, when it is set.
     """
 
     def __init__(self, module, *args, augmentation=None, amp_dtype=None,
-                 channels_last=False, freeze=None, body_lr_scale=1.0, **kwargs):
+                 channels_last=False, freeze=None, body_lr_scale=1.0,
+                 max_grad_norm=None, compile_step=False, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.augmentation = augmentation
         self.amp_dtype = amp_dtype
         self.channels_last = channels_last
         self.freeze = freeze
         self.body_lr_scale = body_lr_scale
+        self.max_grad_norm = max_grad_norm
+        self.compile_step = compile_step
 
     def initialize_module(self):
         super().initialize_module()
@@ -168,29 +178,21 @@ class _RecipeNet(EEGClassifier):
         # group; the body (all but final_layer) may train at a scaled lr.
         names = {id(p): n for n, p in _plain_module(self.module_).named_parameters()}
         freeze = getattr(self, "freeze", None)  # absent from older pickles
-        body_scale = getattr(self, "body_lr_scale", 1.0)
         frozen = _frozen_ids(names, freeze, type(_plain_module(self.module_)))
         for _, param in named:
             if id(param) in frozen:
                 param.requires_grad_(False)
-        named = [(n, p) for n, p in named if id(p) not in frozen]
+        named = [(names.get(id(p), ""), p) for _, p in named if id(p) not in frozen]
         if not named:
             raise ValueError(
                 f"freeze={freeze!r} freezes every parameter: nothing is left to "
                 "fine-tune. Freeze fewer layers (the head, final_layer, must train)."
             )
-        groups = []
-        for scale in dict.fromkeys([body_scale, 1.0]):
-            part = [p for _, p in named
-                    if (1.0 if _is_head(names.get(id(p), "")) else body_scale) == scale]
-            extra = {} if scale == 1.0 else {"lr": kwargs["lr"] * scale}
-            groups += [
-                {"params": [p for p in part if p.ndim > 1], "weight_decay": decay,
-                 **extra},
-                {"params": [p for p in part if p.ndim <= 1], "weight_decay": 0.0,
-                 **extra},
-            ]
-        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        groups = recipe_param_groups(
+            named, weight_decay=decay, lr=kwargs["lr"], is_head=_is_head,
+            body_lr_scale=getattr(self, "body_lr_scale", 1.0))
+        self.optimizer_ = self.optimizer(groups, **kwargs)
+        self.__dict__.pop("_step", None)  # built for the new optimizer on first use
         return self
 
     def get_dataset(self, X, y=None):
@@ -218,16 +220,48 @@ class _RecipeNet(EEGClassifier):
             y = super().infer(x, **fit_params)
         return y.float() if isinstance(y, torch.Tensor) else y
 
+    def evaluation_step(self, batch, training=False):
+        inference = self.__dict__.get("inference")
+        if training or inference is None:
+            return super().evaluation_step(batch, training=training)
+        Xi, _ = unpack_data(batch)
+        return inference(self._to_device(torch.as_tensor(Xi)))
+
+    def _train_step(self):
+        step = self.__dict__.get("_step")
+        if step is None:
+            step = self._step = TrainStep(
+                self.module_, self.criterion_, self.optimizer_,
+                augmentation=self.augmentation or (),
+                amp_dtype=self.amp_dtype, channels_last=self.channels_last,
+                compile=getattr(self, "compile_step", False),
+                max_grad_norm=getattr(self, "max_grad_norm", None))
+        return step
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
+        self.__dict__.pop("inference", None)  # the weights change
         Xi, yi = unpack_data(batch)
-        Xi, yi = self._to_device(Xi), self._to_device(yi)
-        for transform in self.augmentation or ():
-            Xi, yi = transform(Xi, yi)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
+        loss, y_pred = self._train_step().forward_backward(
+            self._to_device(Xi), self._to_device(yi))
         return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        step = self.train_step_single(batch, **fit_params)
+        self.notify("on_grad_computed",
+                    named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch, training=True)
+        self._train_step().update()
+        return step
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The compiled step and the inference copy are rebuilt on first use
+        # (a compiled module does not pickle; the device may differ); the
+        # inference path's choice is kept in ``inference_choice``.
+        for key in ("_step", "inference"):
+            state.pop(key, None)
+        return state
 
 
 # ---------------------------------------------------------------------------
@@ -390,18 +424,90 @@ def _names_cuda(device):
         return False  # _resolve_device explains what is wrong
 
 
-def _resolve_amp(amp, device):
-    on_cuda = torch.device(device).type == "cuda"
-    if amp == "auto":
-        return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else None
+def _check_amp(amp):
+    if not (amp == "auto" or amp == "bf16" or isinstance(amp, (bool, np.bool_))
+            or amp is None):
+        raise ValueError(
+            "Invalid value for the 'amp' parameter. Allowed values are 'auto', "
+            f"'bf16', True and False, but got {amp!r} instead."
+        )
+
+
+def _bf16_probed(module_cls):
+    """Whether ``amp="auto"`` may try bf16 for this module on a CPU.
+
+    Only this package's models: the inference probe of a braindecode baseline
+    (``test_braindecode_baselines_build_and_train``) hung in oneDNN's kernel
+    generation on an AMX CPU, so the baselines stay in fp32 and their own
+    memory layout on CPUs unless ``amp`` asks for bf16.
+    """
+    from .models import NeuroSketch, NeuroSketchSD
+
+    return issubclass(module_cls, (NeuroSketch, NeuroSketchSD))
+
+
+def _resolve_amp(amp, device, probe=None):
+    """The training autocast dtype: bf16 where the device runs it fast.
+
+    ``probe`` is ``(module_cls, module_init, X)``: on a CPU with bf16 units,
+    ``"auto"`` takes bf16 when a fresh module's forward and backward passes on
+    a few trials of ``X`` are faster in bf16 and its gradients agree with
+    fp32's (:func:`~mne_neurosketch.training.bf16_train_probe`).
+    """
+    _check_amp(amp)
     if amp is True or amp == "bf16":
         return torch.bfloat16
     if amp is False or amp is None:
         return None
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if probe is None or not cpu_has_bf16() or not _bf16_probed(probe[0]):
+        return None
+    module_cls, module_init, X = probe
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # a throwaway module: the caller's RNG is untouched
+        module = module_cls(**module_init)
+    x = torch.as_tensor(np.asarray(X[:8]), dtype=torch.float32)
+    # eval mode: no dropout draws, so both passes compute the same function
+    speedup, cosine, ok = bf16_train_probe(module.eval(), x)
+    logger.info(f"bf16 training probe: {speedup:.2f}x fp32's speed, gradient cosine "
+                f"{cosine:.4f} (at least {BF16_MIN_GRAD_COSINE}): "
+                f"{'bf16' if ok else 'fp32'}.")
+    return torch.bfloat16 if ok else None
+
+
+#: ``compile="auto"`` compiles the training step from this many optimizer
+#: steps (epochs x batches) on: ``torch.compile`` costs a fixed time that a
+#: short fit does not earn back. ``benchmarks/bench_fit_speed.py`` measured
+#: NeuroSketch-Base (62 x 400, batch 64) on a shared 2-core CPU: 277 s of
+#: compilation, then 2.6x the eager loop's samples/s, so it paid after about
+#: ten steps there. The threshold is set far above that so that short fits
+#: (tests, the gallery, quick checks) never wait for a compiler; the recipe's
+#: 500 epochs of a few batches reach it.
+COMPILE_MIN_STEPS = 2000
+
+
+def _resolve_compile(compile, n_steps):
+    if compile == "auto":
+        return n_steps >= COMPILE_MIN_STEPS
+    if isinstance(compile, (bool, np.bool_)):
+        return bool(compile)
     raise ValueError(
-        "Invalid value for the 'amp' parameter. Allowed values are 'auto', 'bf16', "
-        f"True and False, but got {amp!r} instead."
+        "Invalid value for the 'compile' parameter. Allowed values are 'auto', "
+        f"True and False, but got {compile!r} instead."
     )
+
+
+def _train_path(device, amp_dtype, channels_last, compiled):
+    """A short description of the training path, e.g. ``"cpu: bf16+compile"``."""
+    names = [dtype_name(amp_dtype)]
+    if channels_last:
+        names.append("channels_last")
+    if torch.device(device).type == "cuda":
+        names.append("fused AdamW")
+    if compiled:
+        names.append("compile")
+    return f"{torch.device(device).type}: {'+'.join(names)}"
 
 
 def _resolve_flag(name, value, device):
@@ -638,6 +744,19 @@ def _keep_global_rng():
         np.random.set_state(state)
 
 
+def _probe_trials(X, n=8):
+    """The first ``n`` trials as an array (read from lazy windows if need be)."""
+    if isinstance(X, WindowsArray):
+        return np.stack([X.window(i) for i in range(min(n, len(X)))])
+    return np.asarray(X[:n], dtype=np.float32)
+
+
+def _weights_version(module):
+    """Changes whenever a parameter or buffer of ``module`` is modified in place."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t._version for t in tensors)
+
+
 def _plain_module(module):
     """The module itself when wrapped by torch.compile."""
     return getattr(module, "_orig_mod", module)
@@ -843,11 +962,23 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``
         or ``"cuda:N"``.
     amp : "auto" | "bf16" | bool, default="auto"
-        bf16 autocast: ``"auto"`` uses it on CUDA devices that support it.
+        bf16 autocast of training and prediction. ``"auto"`` uses it on CUDA
+        devices that support it, and on CPUs with bf16 units (AVX512-BF16,
+        AMX) where a one-time probe finds it faster than fp32 and correct:
+        training gradients agreeing with fp32's
+        (:func:`~mne_neurosketch.training.bf16_train_probe`), predicted
+        probabilities within
+        :data:`~mne_neurosketch.inference.BF16_TOLERANCE` of fp32's
+        (:func:`~mne_neurosketch.inference.bf16_probe`). On other CPUs bf16 is
+        emulated and many times slower. ``train_path_``
+        and ``inference_path_`` say what was taken.
     channels_last : "auto" | bool, default="auto"
         Channels-last memory format for 4-D weights (``"auto"``: on CUDA).
-    compile : bool, default=False
-        Compile the module with :func:`torch.compile`.
+    compile : "auto" | bool, default="auto"
+        Run the training step through :func:`torch.compile`. ``"auto"``
+        compiles when the fit has at least ``COMPILE_MIN_STEPS`` (2000)
+        optimizer steps (``max_epochs`` x batches per epoch), enough to earn
+        back the compilation time; ``True``/``False`` force it.
     random_state : int | numpy.random.RandomState | None
         Seeds weight initialisation, shuffling, the validation split and the
         augmentations for each fit. With an int, two fits on a CPU give
@@ -918,6 +1049,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     n_finetune_trials_ : int
         Number of labeled target trials (``X_target_labeled``) the network was
         fine-tuned on in the last :meth:`fit`; 0 without.
+    train_path_ : str
+        How the last fit trained, e.g. ``"cpu: bf16+compile"`` or
+        ``"cuda: bf16+channels_last+fused AdamW+compile"`` (see ``amp`` and
+        ``compile``).
+    inference_path_ : str
+        How :meth:`predict` computes, e.g. ``"cpu: fused+channels_last+bf16"``:
+        BatchNorm folded into the convolutions, under
+        :func:`torch.inference_mode`, bf16 where it was chosen as for ``amp``
+        (:func:`~mne_neurosketch.inference.choose_inference_path`).
 
     See Also
     --------
@@ -990,7 +1130,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         device="auto",
         amp="auto",
         channels_last="auto",
-        compile=False,
+        compile="auto",
         random_state=None,
         verbose=None,
         warm_start=False,
@@ -1290,7 +1430,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return cls, kwargs
 
     def _build_net(self, module_cls, module_init, *, batch_size, n_train, device, seeds,
-                   valid_ds=None, finetune=False):
+                   valid_ds=None, finetune=False, probe=None):
         # batch_size: of training (clipped to the training set); prediction and
         # validation batches keep batch_size_. What save() stores to rebuild it:
         self._net_args = {"batch_size": int(batch_size), "n_train": int(n_train),
@@ -1300,28 +1440,34 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         epochs = self.max_epochs_
         if finetune and self.finetune_epochs is not None:
             epochs = int(self.finetune_epochs)
-        schedule = WarmupCosineSchedule(max(1, epochs * n_batches), self.warmup_ratio)
+        n_steps = max(1, epochs * n_batches)
+        schedule = WarmupCosineSchedule(n_steps, self.warmup_ratio)
         callbacks = [
             ("lr_scheduler", LRScheduler(
                 policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=schedule,
                 step_every="batch")),
         ]
-        if self.max_grad_norm is not None:
-            callbacks.append(("grad_clip", GradientNormClipping(self.max_grad_norm)))
         if valid_ds is not None:
             callbacks.append(("early_stopping", self._early_stopping()))
         callbacks.extend(copy.deepcopy(list(self.callbacks or ())))
         augmentation = _make_transforms(self.augmentation_, seeds.augment)
         cuda = torch.device(device).type == "cuda"
+        amp_dtype = _resolve_amp(self.amp, device, probe)
+        channels_last = _resolve_flag("channels_last", self.channels_last, device)
+        compiled = _resolve_compile(self.compile, n_steps)
         net = _RecipeNet(
             module_cls,
             augmentation=augmentation,
-            amp_dtype=_resolve_amp(self.amp, device),
-            channels_last=_resolve_flag("channels_last", self.channels_last, device),
+            amp_dtype=amp_dtype,
+            channels_last=channels_last,
+            max_grad_norm=self.max_grad_norm,
+            compile_step=compiled,
             criterion=OneHotBCEWithLogitsLoss,
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
-            optimizer__foreach=True,
+            # one fused kernel per update on CUDA; foreach on the CPU, where
+            # fused is not faster
+            **({"optimizer__fused": True} if cuda else {"optimizer__foreach": True}),
             lr=self.lr,
             batch_size=self.batch_size_,
             max_epochs=epochs,
@@ -1340,10 +1486,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__pin_memory=cuda,
             iterator_valid__pin_memory=cuda,
             device=device,
-            compile=bool(self.compile),
             verbose=0,
             **{f"module__{k}": v for k, v in module_init.items()},
         )
+        net.train_path = _train_path(device, amp_dtype, channels_last, compiled)
         net.signal_args_set_ = True  # the module's signal kwargs are explicit
         return net
 
@@ -1611,14 +1757,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             valid_ds = None if X_va is None else _SkorchDataset(X_va, y_va)
             net = self._build_net(module_cls, module_init, batch_size=batch_size,
                                   n_train=len(y_tr), device=device, seeds=seeds,
-                                  valid_ds=valid_ds, finetune=start is not None)
+                                  valid_ds=valid_ds, finetune=start is not None,
+                                  probe=(module_cls, module_init, _probe_trials(X_tr)))
+            self.train_path_ = net.train_path
             logger.info(
                 f"{'Fine-tuning' if start else 'Training'} {module_cls.__name__} on "
                 f"{len(y_tr)} trials "
                 f"({self.n_chans_} channels x {self.n_times_} samples, "
                 f"{len(self.classes_)} classes"
                 + (f", {len(y_va)} validation trials" if X_va is not None else "")
-                + f") on {device}."
+                + f") on {device}, path {self.train_path_}."
             )
             self._train(net, X_tr, y_tr, device, seeds.init, start)
             self.net_ = net
@@ -1628,7 +1776,30 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 # Drawn after the source seeds, which stay those of a plain fit.
                 self._finetune_on_target(X_t, y_t, module_cls, module_init, device,
                                          _Seeds.draw(rng))
+            self.inference_path_ = self._prepare_inference(_probe_trials(X_tr))
         return self
+
+    def _prepare_inference(self, probe):
+        """Choose and keep the fastest correct inference path; return its description."""
+        net = self.net_
+        amp = self.amp if self.amp == "auto" else self.amp in (True, "bf16")
+        device_type = torch.device(net.device).type
+        module = _plain_module(net.module_)
+        own = _bf16_probed(type(module))
+        if amp == "auto" and not own:
+            amp = False  # fp32 on CPUs (CUDA keeps the training dtype)
+        choice = getattr(net, "inference_choice", None)
+        if amp == "auto" and choice is not None and choice[0] == device_type:
+            amp = choice[1]  # unpickled: the choice made after fit, no new probe
+        # a baseline keeps its own memory layout on CPUs (see _bf16_probed)
+        path = choose_inference_path(
+            module, probe, amp=amp, cuda_amp_dtype=net.amp_dtype,
+            channels_last=None if own or device_type == "cuda" else False)
+        net.inference = path
+        net.inference_choice = (device_type, path.amp_dtype is not None)
+        net.inference_version = _weights_version(net.module_)
+        logger.info(f"Inference path: {path.description}.")
+        return path.description
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits).
@@ -1645,6 +1816,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         """
         with self._log_level():
             X = self._check_predict_data(X)
+            net = self.net_
+            if ("inference" not in net.__dict__  # unpickled or loaded
+                    or net.inference_version != _weights_version(net.module_)):
+                self._prepare_inference(_probe_trials(X))  # or weights changed
             with _cudnn_benchmark(self.net_.device), _keep_global_rng():
                 return self.net_.predict_proba(X)
 

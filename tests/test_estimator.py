@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mne_neurosketch.augmentation import RecipeAugmentation, WarmupCosineSchedule
 from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch.inference import cpu_has_bf16
 from mne_neurosketch.models import NeuroSketch
 
 #: A NeuroSketch small enough for CPU tests (the recipe is unchanged).
@@ -186,15 +187,17 @@ def test_augmentations_are_applied_in_training_only():
     recipe = clf.net_.augmentation
     assert [type(t).__name__ for t in recipe] == ["RandomShift", "ChannelMasking",
                                                   "Mixup"]
-    module = clf.module_
-    hook = module.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    # predict runs the chosen inference copy of the module, fit the module itself
+    hooks = [m.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+             for m in (clf.net_.inference.model, clf.module_)]
     try:
         clf.predict_proba(X)  # no augmentation at prediction time
         assert torch.equal(seen[-1], torch.as_tensor(X))
         clf.net_.train_step_single((torch.as_tensor(X), torch.as_tensor(y)))
         assert not torch.equal(seen[-1], torch.as_tensor(X))
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     for off in (None, "off"):
         assert tiny_clf(augmentation=off).fit(X, y).net_.augmentation == []
 
@@ -388,7 +391,10 @@ def test_device_and_amp_options():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert str(clf.net_.device).startswith(expected)
     if not torch.cuda.is_available():
-        assert clf.net_.amp_dtype is None and clf.net_.channels_last is False
+        assert clf.net_.channels_last is False
+        # bf16 on a CPU only where it has bf16 units (and a probe chose it)
+        assert clf.net_.amp_dtype is None or cpu_has_bf16()
+        assert clf.train_path_ == f"cpu: {'bf16' if clf.net_.amp_dtype else 'fp32'}"
         with pytest.raises(ValueError, match="CUDA is not available"):
             tiny_clf(device="cuda").fit(X, y)
     with pytest.raises(ValueError, match="'device' parameter"):

@@ -42,6 +42,10 @@ def test_auto_device_uses_cuda_with_bf16_and_channels_last():
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert clf.net_.get_iterator(
         clf.net_.get_dataset(X, y), training=True).loader.pin_memory
+    # the fast path: fused AdamW, and predictions through the folded module
+    assert "fused AdamW" in clf.train_path_
+    assert all(g.get("fused") for g in clf.net_.optimizer_.param_groups)
+    assert clf.inference_path_.startswith("cuda: fused+channels_last")
     proba = clf.predict_proba(X)  # numpy in, numpy (float32) out
     assert proba.dtype == np.float32 and np.allclose(proba.sum(1), 1, atol=1e-5)
     X_test, y_test = _task(seed=1)
@@ -53,7 +57,7 @@ def test_gpu_matches_cpu_fp32_closely():
     gpu = _clf(amp=False, channels_last=False).fit(X, y)
     p_gpu = gpu.predict_proba(X)
     state = {k: v.cpu() for k, v in gpu.module_.state_dict().items()}
-    cpu = _clf(device="cpu", max_epochs=1).fit(X, y)
+    cpu = _clf(device="cpu", max_epochs=1, amp=False).fit(X, y)
     cpu.module_.load_state_dict(state)
     # cuDNN may use TF32 convolutions: close, not bit-equal
     np.testing.assert_allclose(cpu.predict_proba(X), p_gpu, atol=5e-3)
@@ -76,7 +80,8 @@ def test_pickle_and_save_load_to_cpu(tmp_path):
 def test_compile():
     X, y = _task()
     clf = _clf(compile=True, max_epochs=2).fit(X, y)
-    assert type(clf.net_.module_).__name__ == "OptimizedModule"
+    assert clf.train_path_.endswith("+compile")
+    assert type(clf.net_._step._forward).__name__ == "OptimizedModule"
     assert clf.predict_proba(X).shape == (256, 2)
 
 

@@ -11,19 +11,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from mne_neurosketch import NeuroSketch, NeuroSketchSD
-from mne_neurosketch.models import from_reference
-from mne_neurosketch.models._modules import fold_time
-from mne_neurosketch.models.optimize import (
-    DeviceBatches,
+from mne_neurosketch.inference import (
     OnlinePredictor,
     OnnxModel,
-    TrainStep,
     export_onnx,
     fuse_batchnorm,
-    make_adamw,
     optimize_for_inference,
     predict_logits,
 )
+from mne_neurosketch.models import from_reference
+from mne_neurosketch.models._modules import fold_time
+from mne_neurosketch.training import DeviceBatches, TrainStep, make_adamw
 
 # The device machine gets the reference files through this variable.
 REFERENCE = Path(
@@ -351,3 +349,17 @@ def test_gpu_bf16_step_trains():
     )
     losses = [step(X, y).item() for _ in range(30)]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+def test_old_import_path_warns_and_works():
+    # models.optimize moved to inference/training: the old path still works
+    with pytest.warns(FutureWarning, match="mne_neurosketch.inference.fuse_batchnorm"):
+        from mne_neurosketch.models.optimize import fuse_batchnorm as old
+    assert old is fuse_batchnorm
+    with pytest.warns(FutureWarning, match="mne_neurosketch.training.TrainStep"):
+        from mne_neurosketch.models.optimize import TrainStep as old_step
+    assert old_step is TrainStep
+    import mne_neurosketch.models.optimize as shim
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        shim.nope  # noqa: B018
