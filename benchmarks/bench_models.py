@@ -13,7 +13,8 @@ shapes, batch 1 and 64 (256 on a GPU):
 
 The ``targets`` section puts the optimised paths of
 :mod:`mne_neurosketch.inference` and :mod:`mne_neurosketch.training` side
-by side with plain eager for NeuroSketch-Base at 62 x 400 (the issue's targets). The variants compared in a cell are timed in rotation (one block of
+by side with plain eager for NeuroSketch-Base at 62 x 400 (the issue's targets).
+The variants compared in a cell are timed in rotation (one block of
 each per round, medians over rounds, after warm-up), so that all see the same
 machine load; on a CPU a matmul block runs in every round too and each row's
 efficiency is against the matmul rate of its own rounds. The load average is
