@@ -39,6 +39,7 @@ from .datasets import BenchmarkDataset, resolve_dataset
 from .pipelines import PIPELINES, _stable, pipeline_params, resolve_model_name
 from .protocols import Fold, Protocol, make_protocol
 from .store import FitRecord, ResultsStore, _as_store, fit_key
+from .transfer import pretrained_dir
 
 __all__ = ["RunSummary", "run_benchmark"]
 
@@ -85,6 +86,8 @@ class _Task:
     params: dict
     # The caller's MNE log level: worker processes start at MNE's default.
     log_level: int = WARNING
+    # Transfer protocols: the cache folder of pretrained models.
+    pretrained: str | None = None
 
     def describe(self) -> str:
         f = self.fold
@@ -175,7 +178,15 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
     if on_epoch is not None:
         estimator = _with_epoch_hook(estimator, on_epoch)
     t0 = time.perf_counter()
-    _fit(estimator, X, y, task.fold)
+    if task.fold.source is not None:  # a transfer protocol
+        from .transfer import cache_file, fit_transfer
+
+        cache = task.pretrained and cache_file(
+            task.pretrained, task.dataset, task.pipeline_name, task.params_hash, task.fold
+        )
+        estimator = fit_transfer(estimator, X, y, task.fold, cache=cache or None)
+    else:
+        _fit(estimator, X, y, task.fold)
     fit_time = time.perf_counter() - t0
     scorer = get_scorer(task.scoring)
     test = task.fold.test
@@ -538,6 +549,8 @@ def run_benchmark(
     wanted = []  # (dataset code, protocol id, pipeline, params hash)
     try:
         plans = [_plan(spec, protocol, subjects, estimators) for spec in specs]
+        for plan in plans:
+            plan.pretrained = str(pretrained_dir(store.path))
         # The total comes from the protocols before any data is loaded, and is
         # corrected when a subject's trials give another number of folds.
         bar = tqdm(
@@ -652,6 +665,7 @@ class _Plan:
     inputs: dict  # pipeline name -> input kind
     hashes: dict  # pipeline name -> (hash, params)
     wanted: list = field(default_factory=list)
+    pretrained: str | None = None  # cache folder of pretrained models
 
     def expected_fits(self, unit=None) -> int | None:
         """Fits expected for ``unit`` (default: every subject), before loading."""
@@ -720,6 +734,7 @@ class _Plan:
                             sessions=sessions,
                             params=params,
                             log_level=logger.level,
+                            pretrained=self.pretrained,
                         )
                     )
             yield unit, tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
