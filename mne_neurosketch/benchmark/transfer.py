@@ -12,11 +12,11 @@ whose ``source`` trials are every trial of the OTHER subjects and whose
    Networks get :class:`~mne_neurosketch.alignment.EuclideanAlignment` of the
    signals; a pipeline with pyriemann's ``Covariances`` gets
    :class:`~mne_neurosketch.alignment.RiemannianAlignment` right after it.
-2. Pretraining on the source trials. For an estimator with ``init_weights``
-   (:class:`~mne_neurosketch.NeuroSketchClassifier`, any braindecode model)
-   the pretrained model is cached on disk per (dataset, left-out subject,
-   pipeline, parameters hash, alignment, source subjects), so the target's
-   folds, the ``zero-shot`` protocol and a resumed run all reuse it. A
+2. Pretraining on the source trials. The pretrained model is cached on disk
+   per (dataset, left-out subject, pipeline, parameters hash, alignment,
+   source subjects), so the target's folds, the ``zero-shot`` protocol and a
+   resumed run all reuse it (a network in its ``save`` format, ``.pt``; a
+   classical pipeline pickled, ``.pkl``: read only files this cache wrote). A
    pretraining is written to a temporary file and renamed when finished: an
    interrupted one leaves no file that would be reused, a finished one is
    never recomputed. A lock file keeps two Dask workers from pretraining the
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 from hashlib import sha1
 from pathlib import Path
@@ -151,15 +152,32 @@ def _lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _save(model, path: Path) -> None:
+    if hasattr(model, "save"):  # the estimator's own portable format
+        model.save(path)
+    else:
+        with open(path, "wb") as fh:
+            pickle.dump(model, fh)
+
+
+def _load(back, path: Path):
+    if hasattr(back, "save"):
+        return type(back).load(path)
+    with open(path, "rb") as fh:  # a file this cache wrote
+        return pickle.load(fh)
+
+
 def _pretrain(back, X, y, path: Path | None):
     """Fit ``back`` on the source trials, or read the cached fit from ``path``."""
     if path is None:
         return clone(back).fit(X, y)
+    if not hasattr(back, "save"):
+        path = path.with_suffix(".pkl")
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(path):
         if path.is_file():
             logger.info(f"Reusing the pretrained model {path}")
-            return type(back).load(path)
+            return _load(back, path)
         logger.info(f"Pretraining on {len(y)} trials; saving it to {path}")
         model = clone(back).fit(X, y)
         # The runner's progress hook is not a parameter worth saving.
@@ -170,7 +188,7 @@ def _pretrain(back, X, y, path: Path | None):
                 or None
             )
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        model.save(partial)
+        _save(model, partial)
         os.replace(partial, path)  # atomic: the file exists only when complete
     return model
 
@@ -229,7 +247,7 @@ def fit_transfer(estimator, X, y, fold, cache: Path | None = None):
         model = clone(back).fit(
             np.concatenate([X_src, X_tgt]), np.concatenate([y_src, y[fold.train]])
         )
-    else:
-        model = clone(back).fit(X_src, y_src)
+    else:  # the same source model for every fold of the target: cached too
+        model = _pretrain(back, X_src, y_src, cache)
     steps = list(front) + ([("align", aligner)] if aligner is not None else [])
     return Pipeline([*steps, ("model", model)])
