@@ -545,14 +545,14 @@ class Transfer(Protocol):
 
 
 class TransferUnaligned(Transfer):
-    """:class:`Transfer` without the per-subject alignment."""
+    """Transfer (pretrain + fine-tune) without the per-subject alignment."""
 
     name = "transfer-unaligned"
     align = False
 
 
 class ZeroShot(Transfer):
-    """Cross-subject without fine-tuning, on the :class:`Transfer` test folds.
+    """Pretrain on the other subjects, no fine-tuning; the transfer test folds.
 
     The model pretrained on the other subjects (the same one as
     :class:`Transfer`'s, read from the cache) scores the target's
@@ -565,7 +565,7 @@ class ZeroShot(Transfer):
 
 
 class ZeroShotUnaligned(ZeroShot):
-    """:class:`ZeroShot` without the per-subject alignment."""
+    """Zero-shot (pretrained, no fine-tuning) without the per-subject alignment."""
 
     name = "zero-shot-unaligned"
     align = False

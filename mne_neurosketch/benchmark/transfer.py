@@ -167,10 +167,10 @@ def _load(back, path: Path):
         return pickle.load(fh)
 
 
-def _pretrain(back, X, y, path: Path | None):
-    """Fit ``back`` on the source trials, or read the cached fit from ``path``."""
+def _pretrain(back, source, path: Path | None):
+    """Fit ``back`` on ``source()``'s trials, or read the cached fit from ``path``."""
     if path is None:
-        return clone(back).fit(X, y)
+        return clone(back).fit(*source())
     if not hasattr(back, "save"):
         path = path.with_suffix(".pkl")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +178,7 @@ def _pretrain(back, X, y, path: Path | None):
         if path.is_file():
             logger.info(f"Reusing the pretrained model {path}")
             return _load(back, path)
+        X, y = source()
         logger.info(f"Pretraining on {len(y)} trials; saving it to {path}")
         model = clone(back).fit(X, y)
         # The runner's progress hook is not a parameter worth saving.
@@ -229,25 +230,30 @@ def fit_transfer(estimator, X, y, fold, cache: Path | None = None):
     """
     _check_no_leak(fold)
     front, aligner, back = _split_pipeline(estimator, fold.align)
-    X_src, y_src = _front(front, _array(X[fold.source])), y[fold.source]
+
+    def source():  # only computed when no cached model spares it
+        X_src = _front(front, _array(X[fold.source]))
+        if aligner is not None:  # each source subject on its own reference
+            X_src = clone(aligner).fit_transform(X_src, subjects=fold.source_subjects)
+        return X_src, y[fold.source]
+
     X_tgt = _front(front, _array(X[fold.train])) if len(fold.train) else None
-    if aligner is not None:
+    if aligner is not None:  # the target's reference: its training fold only
         reference = _front(front, _array(X[fold.reference]))
-        X_src = aligner.fit_transform(
-            X_src, subjects=fold.source_subjects, X_target_unlabeled=reference
-        )
+        aligner.fit(reference, X_target_unlabeled=reference)
         if X_tgt is not None:
             X_tgt = aligner.transform(X_tgt)
     if _has_weights(back):
-        model = _pretrain(back, X_src, y_src, cache)
+        model = _pretrain(back, source, cache)
         if X_tgt is not None:
             init = str(cache) if cache is not None else model
             model = clone(back).set_params(init_weights=init).fit(X_tgt, y[fold.train])
     elif X_tgt is not None:  # no weights to start from: source + target together
+        X_src, y_src = source()
         model = clone(back).fit(
             np.concatenate([X_src, X_tgt]), np.concatenate([y_src, y[fold.train]])
         )
     else:  # the same source model for every fold of the target: cached too
-        model = _pretrain(back, X_src, y_src, cache)
+        model = _pretrain(back, source, cache)
     steps = list(front) + ([("align", aligner)] if aligner is not None else [])
     return Pipeline([*steps, ("model", model)])
