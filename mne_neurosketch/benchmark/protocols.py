@@ -461,7 +461,7 @@ class Grouped(Protocol):
                 )
 
 
-class Transfer(Protocol):
+class Transfer(WithinSession):
     """Pretrain on the other subjects, fine-tune on the target's training fold.
 
     For each target subject, a model is pretrained on every trial of all the
@@ -491,10 +491,6 @@ class Transfer(Protocol):
     #: Re-centre each subject on its own trials.
     align = True
 
-    def __init__(self, n_splits: int = 5, random_state: int = 42):
-        self.n_splits = n_splits
-        self.random_state = random_state
-
     def describe(self) -> str:  # noqa: D102
         what = (
             "pretrain on the other subjects, fine-tune on the target's training fold"
@@ -506,9 +502,6 @@ class Transfer(Protocol):
             f"{self.name}: {what}, {aligned}; target scored on its within-session "
             f"stratified {self.n_splits}-fold test folds, seed {self.random_state}"
         )
-
-    def expected_folds(self, n_subjects, n_sessions):  # noqa: D102
-        return self.n_splits * n_subjects * n_sessions
 
     def split(self, y, metadata):  # noqa: D102
         metadata = _as_str(metadata)
