@@ -1,0 +1,68 @@
+"""Pair pipelines across protocols and results files, on their common subjects.
+
+``neurosketch report`` compares the pipelines of one protocol. The transfer
+protocols score the target's within-session test folds, so a transfer row and
+a within-session row of the same subject pair up. This script puts every
+(pipeline, protocol) of the given results files side by side, keeps the
+subjects that all of them have finished (a partial run is compared on its
+finished subjects only, and says so), and runs MOABB's paired statistics.
+
+Usage::
+
+    python compare_protocols.py RESULTS.sqlite [RESULTS.sqlite ...] [--out DIR]
+"""
+
+# License: BSD (3-clause)
+
+import argparse
+import re
+from pathlib import Path
+
+import pandas as pd
+from moabb.analysis.meta_analysis import compute_dataset_statistics
+
+from mne_neurosketch.benchmark.store import ResultsStore
+
+
+def scores(paths) -> pd.DataFrame:
+    """MOABB-format rows of every file, pipeline renamed '<pipeline> <protocol>'."""
+    frames = [ResultsStore(p).to_dataframe() for p in paths]
+    df = pd.concat(frames, ignore_index=True)
+    protocol = df["protocol"].map(lambda s: re.sub(r"\[subjects=.*\]", "", s))
+    df["pipeline"] = df["pipeline"] + " " + protocol
+    return df
+
+
+def common(df: pd.DataFrame):
+    """Rows of the subjects that every pipeline finished (all its sessions)."""
+    per = df.groupby("pipeline")["subject"].apply(lambda s: set(map(str, s)))
+    keep = set.intersection(*per)
+    return df[df["subject"].astype(str).isin(keep)], sorted(keep, key=int)
+
+
+def main(argv=None) -> None:  # noqa: D103
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+")
+    parser.add_argument("--out", help="also write scores.csv and stats.csv here")
+    args = parser.parse_args(argv)
+    df, subjects = common(scores(args.results))
+    table = (
+        df.groupby(["pipeline", "subject"])["score"].mean().unstack("pipeline") * 100
+    )
+    print(f"Subjects finished by every pipeline: {', '.join(subjects)}")
+    print("Mean ± std over these subjects (percent):")
+    print(table.agg(["mean", "std"]).T.round(1).to_string())
+    stats = compute_dataset_statistics(df)
+    stats = stats[stats["pipe1"] != stats["pipe2"]][["pipe1", "pipe2", "p", "smd", "nsub"]]
+    print("\nOne-sided paired tests that pipe1 > pipe2 (MOABB; permutation below 20 "
+          "subjects):")
+    print(stats.sort_values("p").to_string(index=False))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        table.round(2).to_csv(out / "scores_by_subject.csv")
+        stats.to_csv(out / "paired_stats.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()
