@@ -25,19 +25,27 @@ from mne_neurosketch.benchmark.store import ResultsStore
 
 
 def scores(paths) -> pd.DataFrame:
-    """MOABB-format rows of every file, pipeline renamed '<pipeline> <protocol>'."""
-    frames = [ResultsStore(p).to_dataframe() for p in paths]
-    df = pd.concat(frames, ignore_index=True)
+    """Every fold of every file, pipeline renamed '<pipeline> <protocol>'."""
+    df = pd.concat(
+        [ResultsStore(p).to_dataframe(level="fold") for p in paths], ignore_index=True
+    )
     protocol = df["protocol"].map(lambda s: re.sub(r"\[subjects=.*\]", "", s))
     df["pipeline"] = df["pipeline"] + " " + protocol
+    df["subject"] = df["subject"].astype(str)
     return df
 
 
 def common(df: pd.DataFrame):
-    """Rows of the subjects that every pipeline finished (all its sessions)."""
-    per = df.groupby("pipeline")["subject"].apply(lambda s: set(map(str, s)))
-    keep = set.intersection(*per)
-    return df[df["subject"].astype(str).isin(keep)], sorted(keep, key=int)
+    """Subject-session scores (mean over folds) of the subjects that every
+    pipeline has finished (as many folds as the most complete pipeline)."""
+    n = df.groupby(["pipeline", "subject"]).size().unstack("pipeline")
+    complete = n.eq(n.max(axis=1), axis=0).all(axis=1)
+    keep = sorted(complete[complete].index, key=int)
+    df = df[df["subject"].isin(keep)]
+    df = df.groupby(["dataset", "pipeline", "subject", "session"], as_index=False)[
+        "score"
+    ].mean()
+    return df, keep
 
 
 def main(argv=None) -> None:  # noqa: D103
