@@ -61,7 +61,8 @@ def main(argv=None) -> None:  # noqa: D103
     print("Mean ± std over these subjects (percent):")
     print(table.agg(["mean", "std"]).T.round(1).to_string())
     stats = compute_dataset_statistics(df)
-    stats = stats[stats["pipe1"] != stats["pipe2"]][["pipe1", "pipe2", "p", "smd", "nsub"]]
+    columns = ["pipe1", "pipe2", "p", "smd", "nsub"]
+    stats = stats[stats["pipe1"] != stats["pipe2"]][columns]
     print("\nOne-sided paired tests that pipe1 > pipe2 (MOABB; permutation below 20 "
           "subjects):")
     print(stats.sort_values("p").to_string(index=False))
