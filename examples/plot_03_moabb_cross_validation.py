@@ -29,8 +29,8 @@ import matplotlib.pyplot as plt
 from moabb.analysis.plotting import paired_plot, score_plot
 from moabb.evaluations import WithinSessionEvaluation
 
-from mne_neurosketch.datasets import ThingsEEGMOABB, simulate_things_eeg
 from mne_neurosketch import NeuroSketchClassifier
+from mne_neurosketch.datasets import ThingsEEGMOABB, simulate_things_eeg
 from mne_neurosketch.paradigms import MultiClassDecoding
 
 # %%

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 from distributed import Client, LocalCluster
 from moabb.analysis.plotting import paired_plot, score_plot
 
+from mne_neurosketch import NeuroSketchClassifier
 from mne_neurosketch.benchmark import (
     ResultsStore,
     make_pipeline,
@@ -34,7 +35,6 @@ from mne_neurosketch.benchmark import (
 )
 from mne_neurosketch.benchmark.report import make_report, summary_table
 from mne_neurosketch.datasets import simulate_things_eeg
-from mne_neurosketch import NeuroSketchClassifier
 
 # %%
 # A corpus and three pipelines

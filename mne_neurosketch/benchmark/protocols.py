@@ -31,7 +31,11 @@ __all__ = [
     "Grouped",
     "Paper",
     "Protocol",
+    "Transfer",
+    "TransferUnaligned",
     "WithinSession",
+    "ZeroShot",
+    "ZeroShotUnaligned",
     "make_protocol",
 ]
 
@@ -56,6 +60,17 @@ class Fold:
     score_by_session : bool
         Score the test trials of each session separately (MOABB's
         cross-subject evaluation does).
+    source : ndarray of int | None
+        Transfer protocols: the trials of the OTHER subjects to pretrain on
+        (never the test subject's); ``train`` is then the test subject's
+        fine-tuning fold.
+    source_subjects : ndarray of str | None
+        The subject of each ``source`` trial (each is aligned on its own).
+    reference : ndarray of int | None
+        Transfer protocols: the test subject's trials whose signals (never
+        labels) give its alignment reference.
+    align : bool
+        Transfer protocols: re-centre each subject on its own trials.
     """
 
     index: int
@@ -65,6 +80,10 @@ class Fold:
     test: np.ndarray
     valid: np.ndarray | None = None
     score_by_session: bool = False
+    source: np.ndarray | None = None
+    source_subjects: np.ndarray | None = None
+    reference: np.ndarray | None = None
+    align: bool = False
 
 
 _MISSING = object()
@@ -442,6 +461,109 @@ class Grouped(Protocol):
                 )
 
 
+class Transfer(WithinSession):
+    """Pretrain on the other subjects, fine-tune on the target's training fold.
+
+    For each target subject, a model is pretrained on every trial of all the
+    OTHER subjects of the run (never the target's), then fine-tuned on the
+    target's training fold and scored on its test fold. The target's folds
+    are exactly those of :class:`WithinSession` (MOABB's within-session
+    splitter, same seed), so each score pairs with a within-session row.
+    With ``align``, each subject is re-centred on its own unlabelled trials
+    (the target: on its training fold only): Euclidean alignment of the
+    signals for the networks, Riemannian re-centring of the covariances for
+    the classical pipelines (:mod:`mne_neurosketch.alignment`). See
+    :mod:`mne_neurosketch.benchmark.transfer` for how each kind of pipeline is
+    pretrained and fine-tuned, and for the cache of pretrained weights.
+
+    Parameters
+    ----------
+    n_splits : int
+        Folds per target subject and session (as :class:`WithinSession`).
+    random_state : int
+        Seed of the folds (as :class:`WithinSession`).
+    """
+
+    name = "transfer"
+    scope = "dataset"
+    #: Fine-tune on the target's training fold (else score the pretrained model).
+    finetune = True
+    #: Re-centre each subject on its own trials.
+    align = True
+
+    def describe(self) -> str:  # noqa: D102
+        what = (
+            "pretrain on the other subjects, fine-tune on the target's training fold"
+            if self.finetune
+            else "pretrain on the other subjects, no fine-tuning"
+        )
+        aligned = "per-subject alignment" if self.align else "no alignment"
+        return (
+            f"{self.name}: {what}, {aligned}; target scored on its within-session "
+            f"stratified {self.n_splits}-fold test folds, seed {self.random_state}"
+        )
+
+    def split(self, y, metadata):  # noqa: D102
+        metadata = _as_str(metadata)
+        subjects = metadata["subject"].to_numpy()
+        if len(set(subjects)) < 2:
+            raise ValueError(
+                f"The {self.name} protocol needs at least 2 subjects (one to test, "
+                "the others to pretrain on); pass more with --subjects."
+            )
+        within = WithinSession(self.n_splits, self.random_state)
+        for subject in _unique(subjects):
+            idx = np.flatnonzero(subjects == subject)
+            source = np.flatnonzero(subjects != subject)
+            # The target's folds, split on its trials alone: the within-session
+            # protocol's folds, index for index.
+            for fold in within.split(y[idx], metadata.iloc[idx]):
+                train, test = idx[fold.train], idx[fold.test]
+                # Leakage-free by construction; checked all the same.
+                assert not np.isin(source, np.concatenate([train, test])).any()
+                assert subject not in set(subjects[source])
+                yield Fold(
+                    fold.index,
+                    subject,
+                    fold.session,
+                    train if self.finetune else np.empty(0, int),
+                    test,
+                    source=source,
+                    source_subjects=subjects[source],
+                    # The target's training fold, unlabelled, is its alignment
+                    # reference even without fine-tuning.
+                    reference=train,
+                    align=self.align,
+                )
+
+
+class TransferUnaligned(Transfer):
+    """Transfer (pretrain + fine-tune) without the per-subject alignment."""
+
+    name = "transfer-unaligned"
+    align = False
+
+
+class ZeroShot(Transfer):
+    """Pretrain on the other subjects, no fine-tuning; the transfer test folds.
+
+    The model pretrained on the other subjects (the same one as
+    :class:`Transfer`'s, read from the cache) scores the target's
+    within-session test folds as it is. The target's training fold is used
+    only, unlabelled, as its alignment reference (``Fold.reference``).
+    """
+
+    name = "zero-shot"
+    finetune = False
+
+
+class ZeroShotUnaligned(ZeroShot):
+    """Zero-shot (pretrained, no fine-tuning) without the per-subject alignment."""
+
+    name = "zero-shot-unaligned"
+    align = False
+
+
 def _pooled(sessions) -> str:
     unique = sorted(set(sessions))
     return unique[0] if len(unique) == 1 else "all"
@@ -457,7 +579,18 @@ def _check_enough(y, n_splits, where):
 
 
 PROTOCOLS = {
-    cls.name: cls for cls in (WithinSession, CrossSession, CrossSubject, Paper, Grouped)
+    cls.name: cls
+    for cls in (
+        WithinSession,
+        CrossSession,
+        CrossSubject,
+        Paper,
+        Grouped,
+        Transfer,
+        TransferUnaligned,
+        ZeroShot,
+        ZeroShotUnaligned,
+    )
 }
 
 
@@ -468,7 +601,8 @@ def make_protocol(name: str, **params) -> Protocol:
     ----------
     name : str
         One of ``"within-session"``, ``"cross-session"``, ``"cross-subject"``,
-        ``"paper"`` and ``"grouped"``.
+        ``"paper"``, ``"grouped"``, ``"transfer"``, ``"transfer-unaligned"``,
+        ``"zero-shot"`` and ``"zero-shot-unaligned"``.
     **params
         The protocol's parameters; ``None`` values are dropped (defaults kept).
 

@@ -45,6 +45,7 @@ from .pipelines import (
 )
 from .protocols import Fold, Protocol, make_protocol
 from .store import FitRecord, ResultsStore, _as_store, fit_key
+from .transfer import pretrained_dir
 
 __all__ = ["RunSummary", "run_benchmark"]
 
@@ -97,6 +98,8 @@ class _Task:
     params: dict
     # The caller's MNE log level: worker processes start at MNE's default.
     log_level: int = WARNING
+    # Transfer protocols: the cache folder of pretrained models.
+    pretrained: str | None = None
 
     def describe(self) -> str:
         f = self.fold
@@ -193,7 +196,15 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
     if on_epoch is not None:
         estimator = _with_epoch_hook(estimator, on_epoch)
     t0 = time.perf_counter()
-    _fit(estimator, X, y, task.fold)
+    if task.fold.source is not None:  # a transfer protocol
+        from .transfer import cache_file, fit_transfer
+
+        cache = task.pretrained and cache_file(
+            task.pretrained, task.dataset, task.pipeline_name, task.params_hash, task.fold
+        )
+        estimator = fit_transfer(estimator, X, y, task.fold, cache=cache or None)
+    else:
+        _fit(estimator, X, y, task.fold)
     fit_time = time.perf_counter() - t0
     scorer = get_scorer(task.scoring)
     test = task.fold.test
@@ -569,6 +580,7 @@ def run_benchmark(
         for spec in specs
     ]
     for plan in plans:
+        plan.pretrained = str(pretrained_dir(store.path))
         summary.settings[plan.spec.code] = plan.settings()
         logger.info(f"{plan.spec.code}: {plan.settings()}")
     gpu = (
@@ -699,6 +711,7 @@ class _Plan:
     inputs: dict  # pipeline name -> input kind
     hashes: dict  # pipeline name -> (params hash, data hash, params)
     wanted: list = field(default_factory=list)
+    pretrained: str | None = None  # cache folder of pretrained models
 
     def settings(self) -> dict:
         """What was resolved for this dataset (see :class:`RunSummary`)."""
@@ -784,6 +797,7 @@ class _Plan:
                             sessions=sessions,
                             params=params,
                             log_level=logger.level,
+                            pretrained=self.pretrained,
                         )
                     )
             yield unit, tasks, {k: (X, y) for k, (X, _, _) in loaded.items()}
