@@ -1213,6 +1213,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             return params  # a list of transforms: no stored form
         params = {k: v for k, v in params.items()
                   if k != "augmentation" and not k.startswith("augmentation__")}
+        if params.get("compile") == "auto":
+            # "auto" replaced the default False; compiling changes the speed of
+            # a fit, not its result, so stored fits keep their key.
+            params["compile"] = False
         return {**params, **recipe.get_params(), "transforms": None}
 
     def __getattr__(self, name):
