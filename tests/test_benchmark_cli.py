@@ -369,6 +369,8 @@ def test_no_process_wide_changes(tmp_path, capsys):
                     "--results", str(tmp_path / "r.sqlite")]
     assert main(argv) == 0
     assert settings() == before
-    assert main(["benchmark", "--dataset", "nope", "--results", "x", "-v"]) == 2
+    bad = tmp_path / "x.sqlite"
+    assert main(["benchmark", "--dataset", "nope", "--results", str(bad), "-v"]) == 2
     assert settings() == before
+    assert not bad.exists()  # a typo in a name leaves no empty results file
     assert "'nope'" in capsys.readouterr().err

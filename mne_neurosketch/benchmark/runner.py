@@ -556,12 +556,12 @@ def run_benchmark(
         the failures (the exception's ``summary`` attribute holds the
         :class:`RunSummary`).
     """
-    store = _as_store(results)
     if isinstance(datasets, (str, BenchmarkDataset)):
         datasets = [datasets]
     specs = [
         d if isinstance(d, BenchmarkDataset) else resolve_dataset(d) for d in datasets
     ]
+    store = _as_store(results)  # after the names are checked: no empty file on a typo
     _validate_type(pipelines, (Mapping, list, tuple, str), "pipelines")
     if isinstance(pipelines, str):
         pipelines = [pipelines]
