@@ -327,13 +327,14 @@ def _cmd_benchmark(args) -> int:
         raise ValueError("give --scheduler or --n-workers, not both.")
     models = [resolve_model_name(m) for m in args.models]
     _check_device(args.device, local=args.scheduler is None)
+    specs = [resolve_dataset(name, path=args.path, subjects=args.subjects)
+             for name in args.dataset]  # a typo leaves no empty results file
     store = ResultsStore(args.results)  # a bad path fails before any work
     t0 = time.perf_counter()
     frames = []
     failures = []
     skipped = 0
-    for name in args.dataset:
-        spec = resolve_dataset(name, path=args.path, subjects=args.subjects)
+    for spec in specs:
         print(f"Dataset {spec.code}: {spec.description}", flush=True)
         try:
             df = run_benchmark(
