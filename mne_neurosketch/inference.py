@@ -34,7 +34,6 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from .utils import logger, verbose
 
 __all__ = [
-    "BF16_TOLERANCE",
     "InferencePath",
     "OnlinePredictor",
     "OnnxModel",

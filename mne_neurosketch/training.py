@@ -32,7 +32,6 @@ from .augmentation import OneHotBCEWithLogitsLoss, WarmupCosineSchedule
 from .inference import _best_cpu_time
 
 __all__ = [
-    "BF16_MIN_GRAD_COSINE",
     "DeviceBatches",
     "OneHotBCEWithLogitsLoss",
     "TrainStep",

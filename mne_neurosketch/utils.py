@@ -18,7 +18,6 @@ __all__ = [
     "set_log_level",
     "set_random_seeds",
     "use_log_level",
-    "verbose",
     "warn",
 ]
 

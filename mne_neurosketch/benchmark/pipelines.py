@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # for the annotations and linters only
     from ._filterbank import StackFilterBank
 
 __all__ = [
-    "CUSTOMARY_SUFFIX",
     "DEEP_MODELS",
     "PIPELINES",
     "PipelineSpec",

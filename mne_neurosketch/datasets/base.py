@@ -98,7 +98,6 @@ __all__ = [
     "nonflat_trials",
     "recordings_to_windows",
     "resolve_path",
-    "REGISTRY_FACTS",
     "Simulation",
 ]
 
