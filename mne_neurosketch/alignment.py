@@ -53,13 +53,15 @@ class _Recentring(TransformerMixin, BaseEstimator):
     """
 
     _input_name = "trials"
+    _ndims = (3,)
 
     def _check_X(self, X, name="X") -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 3:
+        if X.ndim not in self._ndims:
+            dims = " or ".join(f"{n}-D" for n in self._ndims)
             raise ValueError(
-                f"{name} must be a 3-D array of {self._input_name}, got an array of "
-                f"shape {X.shape} instead."
+                f"{name} must be a {dims} array of {self._input_name}, got an array "
+                f"of shape {X.shape} instead."
             )
         if not np.isfinite(X).all():
             raise ValueError(
@@ -70,6 +72,11 @@ class _Recentring(TransformerMixin, BaseEstimator):
 
     def _whitener(self, X) -> np.ndarray:
         reference = self._reference(X)
+        if reference.ndim == 3:  # one reference per band of a filter bank
+            return np.stack([self._regularized_inv_sqrtm(r) for r in reference])
+        return self._regularized_inv_sqrtm(reference)
+
+    def _regularized_inv_sqrtm(self, reference):
         # A small ridge keeps rank-deficient data (average reference, a flat
         # channel) invertible; it is relative, so units do not matter.
         n = reference.shape[0]
@@ -197,7 +204,9 @@ class EuclideanAlignment(_Recentring):
     where ``R`` is that subject's mean spatial covariance ``mean(X_i X_i^T /
     n_times)``; afterwards every subject's mean covariance is the identity.
     The output keeps the input's shape, so any network or signal pipeline can
-    follow. See the module docstring for MOABB's transfer conventions.
+    follow. A MOABB filter bank, ``(n_trials, n_chans, n_times, n_bands)``, is
+    aligned band by band, with one reference per band. See the module docstring
+    for MOABB's transfer conventions.
 
     Parameters
     ----------
@@ -221,10 +230,16 @@ class EuclideanAlignment(_Recentring):
     def __init__(self, reg=1e-6):
         self.reg = reg
 
+    _ndims = (3, 4)
+
     def _reference(self, X):
+        if X.ndim == 4:  # filter bank: (n_bands, n_chans, n_chans)
+            return np.einsum("nctb,ndtb->bcd", X, X) / (X.shape[0] * X.shape[2])
         return np.einsum("nct,ndt->cd", X, X) / (X.shape[0] * X.shape[2])
 
     def _apply(self, X, whitener):
+        if X.ndim == 4:
+            return np.einsum("bcd,ndtb->nctb", whitener, X)
         return np.einsum("cd,ndt->nct", whitener, X)
 
 

@@ -44,6 +44,24 @@ def test_each_subject_recentred_to_identity(rng):
     np.testing.assert_allclose(out[subjects == "s2"], whitener @ X2, rtol=1e-8)
 
 
+def test_filter_bank_aligned_band_by_band(rng):
+    # A MOABB filter bank (n_trials, n_chans, n_times, n_bands): each band is
+    # re-centred with its own reference, as if aligned alone.
+    X1, X2, _ = two_subjects(rng)
+    bank = np.stack([X1, 3.0 * X2[::-1]], axis=-1)
+    subjects = np.repeat(["s1", "s2"], len(X1) // 2)
+    out = EuclideanAlignment().fit_transform(bank, subjects=subjects)
+    assert out.shape == bank.shape
+    for band in range(2):
+        alone = EuclideanAlignment().fit_transform(bank[..., band], subjects=subjects)
+        np.testing.assert_allclose(out[..., band], alone, rtol=1e-10)
+    target = EuclideanAlignment().fit(bank[:10])
+    np.testing.assert_allclose(
+        target.transform(bank[10:20])[..., 1],
+        EuclideanAlignment().fit(bank[:10, ..., 1]).transform(bank[10:20, ..., 1]),
+        rtol=1e-10)
+
+
 def test_alignment_removes_the_subject_shift(rng):
     # log-variance + LDA trained on subject 1, tested on subject 2 whose
     # channels have other gains: the raw features are shifted, aligned not.
@@ -140,7 +158,7 @@ def test_moabb_cross_subject_with_calibration(tmp_path):
 
 
 @pytest.mark.parametrize("bad, match", [
-    (np.zeros((5, 3)), "3-D array"),
+    (np.zeros((5, 3)), "3-D or 4-D array"),
     (np.full((5, 3, 10), np.nan), "NaN"),
 ])
 def test_bad_input_is_named(bad, match):

@@ -162,6 +162,35 @@ def test_fine_tuning_on_filter_bank_target_trials(moabb_filter_bank):
                           y_target_labeled=y[12:])
 
 
+def test_transfer_protocol_on_filter_bank(moabb_filter_bank, tmp_path):
+    # Two pseudo-subjects of the MOABB array, the second with other channel
+    # gains: the transfer protocol aligns each band of each subject, pretrains
+    # on subject 1, fine-tunes on subject 2's training fold.
+    import pandas as pd
+
+    from mne_neurosketch.alignment import EuclideanAlignment
+    from mne_neurosketch.benchmark.protocols import Transfer
+    from mne_neurosketch.benchmark.transfer import fit_transfer
+
+    X, y = moabb_filter_bank
+    X = X.copy()
+    half = len(X) // 2
+    X[half:] *= np.linspace(0.5, 4.0, X.shape[1])[None, :, None, None]
+    meta = pd.DataFrame({"subject": np.repeat([1, 2], [half, len(X) - half]),
+                         "session": "0", "run": "0"})
+    fold = next(f for f in Transfer(n_splits=3).split(y, meta) if f.subject == "2")
+    assert set(fold.source) <= set(range(half))  # no target trial pretrains
+    model = fit_transfer(_classifier(), X, y, fold, cache=tmp_path / "fb.pt")
+    align = model.named_steps["align"]
+    assert isinstance(align, EuclideanAlignment)
+    assert align.target_whitener_.shape == (3, 8, 8)  # one reference per band
+    assert model.named_steps["model"].n_bands_ == 3
+    assert (tmp_path / "fb.pt").is_file()
+    proba = model.predict_proba(X[fold.test])
+    assert proba.shape == (len(fold.test), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
 # -- the augmentations on (batch, n_chans, n_times, n_bands) ---------------------
 @pytest.mark.parametrize("make", [
     lambda: RandomShift(1.0, max_shift=10, random_state=1),

@@ -28,8 +28,8 @@ common=(--dataset Kalunga2016 --subjects 1-11 --results "$here/transfer.sqlite"
 # from the cache, so both have rows for a subject as soon as it is pretrained.
 for suffix in "" -unaligned; do
     neurosketch benchmark "${common[@]}" --protocol "zero-shot$suffix" --models TSLR MDM
-    neurosketch benchmark "${common[@]}" --protocol "transfer$suffix" --models NeuroSketch
-    neurosketch benchmark "${common[@]}" --protocol "zero-shot$suffix" --models NeuroSketch
+    neurosketch benchmark "${common[@]}" --protocol "transfer$suffix" --models NeuroSketch NeuroSketch-FB
+    neurosketch benchmark "${common[@]}" --protocol "zero-shot$suffix" --models NeuroSketch NeuroSketch-FB
     neurosketch benchmark "${common[@]}" --protocol "transfer$suffix" --models TSLR MDM
 done
 neurosketch report "$here/transfer.sqlite" --out "$here/transfer" --formats png \

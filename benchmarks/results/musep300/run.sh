@@ -27,7 +27,8 @@ common=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
         --no-progress "$@")
 for protocol in within-session zero-shot transfer zero-shot-unaligned transfer-unaligned
 do
-    neurosketch benchmark "${common[@]}" --protocol "$protocol" --models TSLR MDM
+    neurosketch benchmark "${common[@]}" --protocol "$protocol" \
+        --models XdawnTSLR XdawnMDM TSLR MDM
 done
 for protocol in zero-shot transfer within-session zero-shot-unaligned transfer-unaligned
 do
