@@ -21,6 +21,12 @@ for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch; do
     # shellcheck disable=SC2086
     neurosketch benchmark "${common[@]}" --models $models --no-progress
 done
+# braindecode's baselines with their own customary recipe and its budget (100
+# epochs at batch 32; mne_neurosketch.benchmark._customary), as separate rows.
+for models in EEGNet-customary ShallowFBCSPNet-customary; do
+    neurosketch benchmark --dataset Kalunga2016 --subjects 1-11 \
+        --results "$here/kalunga2016.sqlite" --models $models --no-progress "$@"
+done
 # One command for all five (finds every fit above in the store), then the report.
 neurosketch benchmark "${common[@]}" --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \
     --no-progress

@@ -22,9 +22,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 data="${MUSE_DATA:-$here/../../../../shared/data/muse-p300}"
-common=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
-        --results "$here/musep300.sqlite" --max-epochs 10 --batch-size 64
-        --no-progress "$@")
+data_args=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
+           --results "$here/musep300.sqlite" --no-progress "$@")
+common=("${data_args[@]}" --max-epochs 10 --batch-size 64)
 for protocol in within-session zero-shot transfer zero-shot-unaligned transfer-unaligned
 do
     neurosketch benchmark "${common[@]}" --protocol "$protocol" \
@@ -33,6 +33,15 @@ done
 for protocol in zero-shot transfer within-session zero-shot-unaligned transfer-unaligned
 do
     neurosketch benchmark "${common[@]}" --protocol "$protocol" --models NeuroSketch
+done
+# braindecode's baselines, within-session: EEGNet and the ERP network
+# EEGInceptionERP with the shared recipe at NeuroSketch's budget, then with
+# their own customary recipe and its budget (100 epochs at batch 32).
+for models in EEGNet EEGInceptionERP; do
+    neurosketch benchmark "${common[@]}" --protocol within-session --models $models
+done
+for models in EEGNet-customary EEGInceptionERP-customary; do
+    neurosketch benchmark "${data_args[@]}" --protocol within-session --models $models
 done
 neurosketch report "$here/musep300.sqlite" --out "$here" --formats png \
     --title "Muse P300, subjects 1, 2, 3, 5"
