@@ -32,5 +32,7 @@ for suffix in "" -unaligned; do
     neurosketch benchmark "${common[@]}" --protocol "zero-shot$suffix" --models NeuroSketch NeuroSketch-FB
     neurosketch benchmark "${common[@]}" --protocol "transfer$suffix" --models TSLR MDM
 done
+# The filter bank without the other subjects, at the same budget (ablation).
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-FB
 neurosketch report "$here/transfer.sqlite" --out "$here/transfer" --formats png \
     --title "Kalunga2016 (SSVEP), transfer protocols, subjects 1-11"
