@@ -217,7 +217,8 @@ class EuclideanAlignment(_Recentring):
     Attributes
     ----------
     target_whitener_ : ndarray, shape (n_chans, n_chans) | None
-        ``R^{-1/2}`` of the target subject's calibration trials, if given.
+        ``R^{-1/2}`` of the target subject's calibration trials, if given;
+        ``(n_bands, n_chans, n_chans)`` for a filter bank.
     n_features_in_ : int
         Number of channels seen in ``fit``.
 
@@ -227,10 +228,10 @@ class EuclideanAlignment(_Recentring):
        a Euclidean space data alignment approach. IEEE Trans Biomed Eng 67(2).
     """
 
+    _ndims = (3, 4)
+
     def __init__(self, reg=1e-6):
         self.reg = reg
-
-    _ndims = (3, 4)
 
     def _reference(self, X):
         if X.ndim == 4:  # filter bank: (n_bands, n_chans, n_chans)
