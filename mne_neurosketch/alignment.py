@@ -34,9 +34,10 @@ __all__ = ["EuclideanAlignment", "RiemannianAlignment"]
 
 
 def _inv_sqrtm(matrix: np.ndarray) -> np.ndarray:
-    """Inverse square root of a symmetric positive definite matrix."""
+    """Inverse square root of a symmetric positive definite matrix, or of each
+    matrix of a stack ``(..., n, n)``."""
     values, vectors = np.linalg.eigh(matrix)
-    return (vectors / np.sqrt(values)) @ vectors.T
+    return (vectors / np.sqrt(values)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
 
 
 def _out_dtype(X):
@@ -71,17 +72,13 @@ class _Recentring(TransformerMixin, BaseEstimator):
         return X
 
     def _whitener(self, X) -> np.ndarray:
+        # One reference, or one per band of a filter bank (a stack).
         reference = self._reference(X)
-        if reference.ndim == 3:  # one reference per band of a filter bank
-            return np.stack([self._regularized_inv_sqrtm(r) for r in reference])
-        return self._regularized_inv_sqrtm(reference)
-
-    def _regularized_inv_sqrtm(self, reference):
         # A small ridge keeps rank-deficient data (average reference, a flat
         # channel) invertible; it is relative, so units do not matter.
-        n = reference.shape[0]
-        ridge = self.reg * np.trace(reference) / n
-        return _inv_sqrtm(reference + ridge * np.eye(n))
+        n = reference.shape[-1]
+        ridge = self.reg * np.trace(reference, axis1=-2, axis2=-1) / n
+        return _inv_sqrtm(reference + ridge[..., None, None] * np.eye(n))
 
     def _target(self, X_target_unlabeled, X_target_labeled):
         parts = [

@@ -1,10 +1,12 @@
 """Filter-bank input: NeuroSketch's image planes, the estimator and the augmentations."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from mne_neurosketch import NeuroSketchClassifier
+from mne_neurosketch.alignment import EuclideanAlignment
 from mne_neurosketch.augmentation import (
     ChannelMasking,
     Mixup,
@@ -12,6 +14,8 @@ from mne_neurosketch.augmentation import (
     SNRNoise,
     TimeMasking,
 )
+from mne_neurosketch.benchmark.protocols import Transfer
+from mne_neurosketch.benchmark.transfer import fit_transfer
 from mne_neurosketch.models import NeuroSketch, NeuroSketchSD
 
 TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), head_dim=4, stem_channels=(4, 4, 4))
@@ -166,12 +170,6 @@ def test_transfer_protocol_on_filter_bank(moabb_filter_bank, tmp_path):
     # Two pseudo-subjects of the MOABB array, the second with other channel
     # gains: the transfer protocol aligns each band of each subject, pretrains
     # on subject 1, fine-tunes on subject 2's training fold.
-    import pandas as pd
-
-    from mne_neurosketch.alignment import EuclideanAlignment
-    from mne_neurosketch.benchmark.protocols import Transfer
-    from mne_neurosketch.benchmark.transfer import fit_transfer
-
     X, y = moabb_filter_bank
     X = X.copy()
     half = len(X) // 2
