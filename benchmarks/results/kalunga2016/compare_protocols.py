@@ -4,8 +4,9 @@
 protocols score the target's within-session test folds, so a transfer row and
 a within-session row of the same subject pair up. This script puts every
 (pipeline, protocol) of the given results files side by side, keeps the
-subjects that all of them have finished (a partial run is compared on its
-finished subjects only, and says so), and runs MOABB's paired statistics.
+subjects that all of them have finished (a pipeline that finished fewer
+subjects than the others is left out, and named), and runs MOABB's paired
+statistics.
 
 Usage::
 
@@ -37,11 +38,20 @@ def scores(paths) -> pd.DataFrame:
 
 def common(df: pd.DataFrame):
     """Subject-session scores (mean over folds) of the subjects that every
-    pipeline has finished (as many folds as the most complete pipeline)."""
+    pipeline has finished (as many folds as the most complete pipeline).
+
+    A pipeline that has finished fewer subjects than the others (a long run
+    stopped part-way) is left out, so that it does not shrink the comparison
+    of the rest; its finished subjects are printed."""
     n = df.groupby(["pipeline", "subject"]).size().unstack("pipeline")
-    complete = n.eq(n.max(axis=1), axis=0).all(axis=1)
+    finished = n.eq(n.max(axis=1), axis=0)
+    partial = finished.columns[finished.sum() < finished.sum().max()]
+    for pipeline in partial:
+        done = sorted(finished.index[finished[pipeline]], key=int)
+        print(f"Left out, subjects finished only {', '.join(done) or 'none'}: {pipeline}")
+    complete = finished.drop(columns=partial).all(axis=1)
     keep = sorted(complete[complete].index, key=int)
-    df = df[df["subject"].isin(keep)]
+    df = df[df["subject"].isin(keep) & ~df["pipeline"].isin(partial)]
     df = df.groupby(["dataset", "pipeline", "subject", "session"], as_index=False)[
         "score"
     ].mean()

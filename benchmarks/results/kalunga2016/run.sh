@@ -17,18 +17,22 @@ export MNE_DATASETS_SSVEPEXO_PATH="$(cd "$data" && pwd)"
 export MOABB_DOWNLOAD_PROVIDER=upstream
 common=(--dataset Kalunga2016 --subjects 1-11 --results "$here/kalunga2016.sqlite"
         --max-epochs 100 --batch-size 16 "$@")
-for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch; do
+for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch FBCNet; do
     # shellcheck disable=SC2086
     neurosketch benchmark "${common[@]}" --models $models --no-progress
 done
 # braindecode's baselines with their own customary recipe and its budget (100
-# epochs at batch 32; mne_neurosketch.benchmark._customary), as separate rows.
-for models in EEGNet-customary ShallowFBCSPNet-customary; do
+# epochs at batch 32; mne_neurosketch.benchmark._customary), as separate rows:
+# the classic ones, then those braindecode ships for SSVEP / filter-bank data
+# (FBCNet, IFNet) and a recent general one (EEGNeX).
+for models in EEGNet-customary ShallowFBCSPNet-customary FBCNet-customary \
+              IFNet-customary EEGNeX-customary; do
     neurosketch benchmark --dataset Kalunga2016 --subjects 1-11 \
         --results "$here/kalunga2016.sqlite" --models $models --no-progress "$@"
 done
-# One command for all five (finds every fit above in the store), then the report.
+# One command for the shared-recipe rows (finds every fit above in the store),
+# then the report of all of them.
 neurosketch benchmark "${common[@]}" --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \
-    --no-progress
+    FBCNet --no-progress
 neurosketch report "$here/kalunga2016.sqlite" --out "$here" --formats png \
     --title "Kalunga2016 (SSVEP), within-session, subjects 1-11"
