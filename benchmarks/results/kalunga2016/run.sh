@@ -17,7 +17,7 @@ export MNE_DATASETS_SSVEPEXO_PATH="$(cd "$data" && pwd)"
 export MOABB_DOWNLOAD_PROVIDER=upstream
 common=(--dataset Kalunga2016 --subjects 1-11 --results "$here/kalunga2016.sqlite"
         --max-epochs 100 --batch-size 16 "$@")
-for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch FBCNet; do
+for models in "TSLR MDM" EEGNet ShallowFBCSPNet NeuroSketch; do
     # shellcheck disable=SC2086
     neurosketch benchmark "${common[@]}" --models $models --no-progress
 done
@@ -33,6 +33,6 @@ done
 # One command for the shared-recipe rows (finds every fit above in the store),
 # then the report of all of them.
 neurosketch benchmark "${common[@]}" --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \
-    FBCNet --no-progress
+    --no-progress
 neurosketch report "$here/kalunga2016.sqlite" --out "$here" --formats png \
     --title "Kalunga2016 (SSVEP), within-session, subjects 1-11"
