@@ -111,19 +111,24 @@ def format_table(table: pd.DataFrame, *, percent: bool = True) -> str:
     -------
     text : str
         A Markdown table, one row per pipeline and one column per dataset,
-        cells ``mean ± std`` (``mean`` alone for a single subject).
+        cells ``mean ± std`` (``mean`` alone for a single subject), followed
+        by ``(k of n subjects)`` where a pipeline has fewer subjects than the
+        dataset's most complete one (a partial run: not comparable as is).
     """
     if table.empty:
         return "(no results)"
     scale, fmt = (100.0, ".1f") if percent else (1.0, ".3f")
+    n_max = table.groupby("dataset")["n_subjects"].transform("max")
 
-    def cell(mean, std):  # one subject has no spread
+    def cell(mean, std, n, n_all):  # one subject has no spread
         text = f"{mean * scale:{fmt}}"
-        return text if np.isnan(std) else f"{text} ± {std * scale:{fmt}}"
+        text = text if np.isnan(std) else f"{text} ± {std * scale:{fmt}}"
+        return text if n == n_all else f"{text} ({n} of {n_all} subjects)"
 
-    cells = table.assign(
-        cell=[cell(m, s) for m, s in zip(table["score_mean"], table["score_std"])]
-    )
+    cells = table.assign(cell=[
+        cell(*row) for row in zip(table["score_mean"], table["score_std"],
+                                  table["n_subjects"], n_max)
+    ])
     wide = cells.pivot(index="pipeline", columns="dataset", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table["pipeline"])))
     wide.columns.name = None
