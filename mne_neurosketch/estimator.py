@@ -446,13 +446,20 @@ def _bf16_probed(module_cls):
     return issubclass(module_cls, (NeuroSketch, NeuroSketchSD))
 
 
+#: ``amp="auto"``'s CPU decisions, once per process for each (module class,
+#: its arguments, trial shape, thread count): the probe times two passes, and
+#: on a loaded CPU its verdict could flip between two otherwise identical fits.
+_BF16_TRAIN_DECISIONS: dict = {}
+
+
 def _resolve_amp(amp, device, probe=None):
     """The training autocast dtype: bf16 where the device runs it fast.
 
     ``probe`` is ``(module_cls, module_init, X)``: on a CPU with bf16 units,
     ``"auto"`` takes bf16 when a fresh module's forward and backward passes on
     a few trials of ``X`` are faster in bf16 and its gradients agree with
-    fp32's (:func:`~mne_neurosketch.training.bf16_train_probe`).
+    fp32's (:func:`~mne_neurosketch.training.bf16_train_probe`). The verdict
+    is kept for the process (``_BF16_TRAIN_DECISIONS``).
     """
     _check_amp(amp)
     if amp is True or amp == "bf16":
@@ -464,6 +471,15 @@ def _resolve_amp(amp, device, probe=None):
     if probe is None or not cpu_has_bf16() or not _bf16_probed(probe[0]):
         return None
     module_cls, module_init, X = probe
+    key = (module_cls, repr(sorted(module_init.items())), np.shape(X)[1:],
+           torch.get_num_threads())
+    if key not in _BF16_TRAIN_DECISIONS:
+        _BF16_TRAIN_DECISIONS[key] = _probe_bf16_training(module_cls, module_init, X)
+    return torch.bfloat16 if _BF16_TRAIN_DECISIONS[key] else None
+
+
+def _probe_bf16_training(module_cls, module_init, X):
+    """Whether bf16 training of a fresh module on ``X`` is faster and correct."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # a throwaway module: the caller's RNG is untouched
         module = module_cls(**module_init)
@@ -473,7 +489,7 @@ def _resolve_amp(amp, device, probe=None):
     logger.info(f"bf16 training probe: {speedup:.2f}x fp32's speed, gradient cosine "
                 f"{cosine:.4f} (at least {BF16_MIN_GRAD_COSINE}): "
                 f"{'bf16' if ok else 'fp32'}.")
-    return torch.bfloat16 if ok else None
+    return ok
 
 
 #: ``compile="auto"`` compiles the training step from this many optimizer
@@ -964,8 +980,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     amp : "auto" | "bf16" | bool, default="auto"
         bf16 autocast of training and prediction. ``"auto"`` uses it on CUDA
         devices that support it, and on CPUs with bf16 units (AVX512-BF16,
-        AMX) where a probe finds it faster than fp32 (timed once per
-        process for each model class and trial shape) and correct:
+        AMX) where a probe, once per process for each model configuration
+        and trial shape, finds it faster than fp32 and correct:
         training gradients agreeing with fp32's
         (:func:`~mne_neurosketch.training.bf16_train_probe`), predicted
         probabilities within
