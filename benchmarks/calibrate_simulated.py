@@ -9,6 +9,12 @@ amplitudes, so that the main job's own test folds never choose its difficulty.
     python benchmarks/calibrate_simulated.py --signals 0.1 0.05 0.03 --subjects 1 2 3
 
 prints one line per amplitude and pipeline (mean accuracy over subjects).
+``--protocol``, ``--n-splits`` and ``--max-epochs`` try the main job's
+protocol and budget on the same draw, e.g. the transfer protocol of the
+README::
+
+    python benchmarks/calibrate_simulated.py --signals 0.2 --subjects 1 2 3 4 5 \
+        --protocol transfer --n-splits 2 --max-epochs 4
 """
 
 import argparse
@@ -28,9 +34,15 @@ def main():
     parser.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--models", nargs="+", default=["NeuroSketch", "EEGNet", "TSLR"])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--protocol", default="default")
+    parser.add_argument("--n-splits", type=int, default=None)
+    parser.add_argument("--max-epochs", type=int, default=None)
     args = parser.parse_args()
     corpus = get_corpus("seeddv")
-    budget = bd._SIMULATED_BUDGET
+    budget = dict(bd._SIMULATED_BUDGET)
+    if args.max_epochs:
+        budget["max_epochs"] = args.max_epochs
+    protocol_params = {"n_splits": args.n_splits} if args.n_splits else None
     with tempfile.TemporaryDirectory() as tmp:
         for signal in args.signals:
             root = Path(tmp) / f"signal{signal}"
@@ -52,7 +64,8 @@ def main():
             }
             t0 = time.perf_counter()
             df = run_benchmark(
-                spec, pipes, results=Path(tmp) / f"r{signal}.sqlite", progress=False
+                spec, pipes, results=Path(tmp) / f"r{signal}.sqlite", progress=False,
+                protocol=args.protocol, protocol_params=protocol_params,
             )
             took = time.perf_counter() - t0
             for name, grp in df.groupby("pipeline"):

@@ -34,19 +34,25 @@ from torch import nn
 
 from .augmentation import Mixup, RecipeAugmentation
 from .datasets._array import WindowsArray, WindowsTorchDataset, dataset_targets
-from .inference import choose_inference_path, cpu_has_bf16, dtype_name
+from .inference import choose_inference_path
 from .models.registry import OWN_MODELS, get_model, registry, resolve_model
+from .numerics import (
+    CHECK_TRIALS,
+    check_amp,
+    cpu_fast_path,
+    dtype_name,
+    inference_dtype,
+    training_dtype,
+)
 from .training import (
-    BF16_MIN_GRAD_COSINE,
     OneHotBCEWithLogitsLoss,
     TrainStep,
     WarmupCosineSchedule,
-    bf16_train_probe,
     recipe_param_groups,
 )
-from .utils import logger, use_log_level, warn
+from .utils import _check_option, logger, use_log_level, warn
 
-__all__ = ["NeuroSketchClassifier"]
+__all__ = ["NeuroSketchClassifier", "auto_budget"]
 
 #: This package's model names: class and the keyword arguments they fix
 #: (read from the model registry, mne_neurosketch.models.registry).
@@ -63,16 +69,49 @@ _DEFAULT_UNITS = {
     "eog": "uV", "emg": "uV", "ecg": "uV", "mag": "fT", "grad": "fT/cm",
 }
 _SAVE_FORMAT = "mne-neurosketch.NeuroSketchClassifier"
-_SAVE_VERSION = 3  # 2: adds the Epochs channel names; 3: the fit's training settings
+# 2: adds the Epochs channel names; 3: the fit's training settings; 4: its
+# numeric path ("numerics": the device type, train and inference paths)
+_SAVE_VERSION = 4
 
-#: Fewer training trials than this make a small training set for the "auto"
-#: budget; at least as many keep the paper's (tuned on 10,000-window corpora).
+#: From this many training trials on, "auto" keeps the paper's 500 epochs
+#: (tuned on corpora of about 10,000 windows); below, 100.
 _SMALL_DATA = 1000
-#: max_epochs and batch_size that "auto" resolves to, per training-set size.
-_AUTO_BUDGET = {
-    "small": {"max_epochs": 100, "batch_size": 16},
-    "large": {"max_epochs": 500, "batch_size": 64},
-}
+#: "auto" batch sizes: the power of two nearest n_trials / 16 (about 16
+#: batches an epoch), within these bounds (64 is the paper's).
+_AUTO_BATCH = (16, 64)
+
+
+def auto_budget(n_trials):
+    """The ``max_epochs`` and ``batch_size`` that ``"auto"`` resolves to.
+
+    The batch grows with the training set, about 16 batches an epoch: 16 up
+    to about 360 trials (Kalunga2016's 64-128 per subject), 32, then the
+    paper's 64 from about 720 (Muse P300's sessions of about 1,000 trials).
+    Epochs are 100 below 1,000 trials and the paper's 500 from there.
+    ``benchmarks/bench_defaults.py`` chose it against the previous rule
+    (batches of 16 below 1,000 trials) on the networks' inner validation
+    accuracy, over seeds, on Kalunga2016, Muse P300 (whole sessions and
+    sub-sampled to 256 and 64 trials) and a simulated SEED-DV: the two rules
+    are the same fit on all but the whole Muse P300 sessions, where batches
+    of 64 scored higher and varied less, over seeds and between bf16 and fp32
+    (``benchmarks/results/defaults/``).
+
+    Parameters
+    ----------
+    n_trials : int
+        Trials passed to :meth:`NeuroSketchClassifier.fit` (before the
+        validation hold-out).
+
+    Returns
+    -------
+    max_epochs, batch_size : int
+        The budget.
+    """
+    low, high = _AUTO_BATCH
+    batch = 2 ** int(np.round(np.log2(max(n_trials, 1) / 16)))
+    return (100 if n_trials < _SMALL_DATA else 500), int(np.clip(batch, low, high))
+
+
 #: Recipe keywords of the constructor before ``augmentation`` replaced them.
 _DEPRECATED_RECIPE = tuple(RecipeAugmentation().get_params())
 _RECIPE_PROBABILITIES = ("mixup_p", "shift_p", "noise_p", "channel_mask_p",
@@ -424,74 +463,6 @@ def _names_cuda(device):
         return False  # _resolve_device explains what is wrong
 
 
-def _check_amp(amp):
-    if not (amp == "auto" or amp == "bf16" or isinstance(amp, (bool, np.bool_))
-            or amp is None):
-        raise ValueError(
-            "Invalid value for the 'amp' parameter. Allowed values are 'auto', "
-            f"'bf16', True and False, but got {amp!r} instead."
-        )
-
-
-def _bf16_probed(module_cls):
-    """Whether ``amp="auto"`` may try bf16 for this module on a CPU.
-
-    Only this package's models: the inference probe of a braindecode baseline
-    (``test_braindecode_baselines_build_and_train``) hung in oneDNN's kernel
-    generation on an AMX CPU, so the baselines stay in fp32 and their own
-    memory layout on CPUs unless ``amp`` asks for bf16.
-    """
-    from .models import NeuroSketch, NeuroSketchSD
-
-    return issubclass(module_cls, (NeuroSketch, NeuroSketchSD))
-
-
-#: ``amp="auto"``'s CPU decisions, once per process for each (module class,
-#: its arguments, trial shape, thread count): the probe times two passes, and
-#: on a loaded CPU its verdict could flip between two otherwise identical fits.
-_BF16_TRAIN_DECISIONS: dict = {}
-
-
-def _resolve_amp(amp, device, probe=None):
-    """The training autocast dtype: bf16 where the device runs it fast.
-
-    ``probe`` is ``(module_cls, module_init, X)``: on a CPU with bf16 units,
-    ``"auto"`` takes bf16 when a fresh module's forward and backward passes on
-    a few trials of ``X`` are faster in bf16 and its gradients agree with
-    fp32's (:func:`~mne_neurosketch.training.bf16_train_probe`). The verdict
-    is kept for the process (``_BF16_TRAIN_DECISIONS``).
-    """
-    _check_amp(amp)
-    if amp is True or amp == "bf16":
-        return torch.bfloat16
-    if amp is False or amp is None:
-        return None
-    if torch.device(device).type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if probe is None or not cpu_has_bf16() or not _bf16_probed(probe[0]):
-        return None
-    module_cls, module_init, X = probe
-    key = (module_cls, repr(sorted(module_init.items())), np.shape(X)[1:],
-           torch.get_num_threads())
-    if key not in _BF16_TRAIN_DECISIONS:
-        _BF16_TRAIN_DECISIONS[key] = _probe_bf16_training(module_cls, module_init, X)
-    return torch.bfloat16 if _BF16_TRAIN_DECISIONS[key] else None
-
-
-def _probe_bf16_training(module_cls, module_init, X):
-    """Whether bf16 training of a fresh module on ``X`` is faster and correct."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)  # a throwaway module: the caller's RNG is untouched
-        module = module_cls(**module_init)
-    x = torch.as_tensor(np.asarray(X[:8]), dtype=torch.float32)
-    # eval mode: no dropout draws, so both passes compute the same function
-    speedup, cosine, ok = bf16_train_probe(module.eval(), x)
-    logger.info(f"bf16 training probe: {speedup:.2f}x fp32's speed, gradient cosine "
-                f"{cosine:.4f} (at least {BF16_MIN_GRAD_COSINE}): "
-                f"{'bf16' if ok else 'fp32'}.")
-    return ok
-
-
 #: ``compile="auto"`` compiles the training step from this many optimizer
 #: steps (epochs x batches) on: ``torch.compile`` costs a fixed time that a
 #: short fit does not earn back. ``benchmarks/bench_fit_speed.py`` measured
@@ -675,13 +646,15 @@ _SAVE_FIELDS = {
     "scaling": (int, float), "state_dict": dict, "ch_names": (list, type(None)),
     "fit": dict,
     "n_bands": int,  # written for filter banks only: plain files stay as before
+    "numerics": dict,
 }
 _REQUIRED_FIELDS = {
     1: set(_SAVE_FIELDS) - {"scaling", "ch_names", "fit", "n_bands"},
     2: set(_SAVE_FIELDS) - {"fit", "n_bands"},
-    3: set(_SAVE_FIELDS) - {"n_bands"},
+    3: set(_SAVE_FIELDS) - {"n_bands", "numerics"},
+    4: set(_SAVE_FIELDS) - {"n_bands"},
 }
-_OPTIONAL_FIELDS = {1: {"scaling"}, 2: {"n_bands"}, 3: {"n_bands"}}
+_OPTIONAL_FIELDS = {1: {"scaling"}, 2: {"n_bands"}, 3: {"n_bands"}, 4: {"n_bands"}}
 #: Keys of the "fit" field: the fitted values the net was built with.
 _FIT_FIELDS = ("max_epochs", "batch_size", "augmentation", "net_args")
 
@@ -760,7 +733,7 @@ def _keep_global_rng():
         np.random.set_state(state)
 
 
-def _probe_trials(X, n=8):
+def _first_trials(X, n=CHECK_TRIALS):
     """The first ``n`` trials as an array (read from lazy windows if need be)."""
     if isinstance(X, WindowsArray):
         return np.stack([X.window(i) for i in range(min(n, len(X)))])
@@ -917,8 +890,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         from the number of training trials (see Notes): 500, the paper's, for
         1000 trials or more; 100 below.
     batch_size : int | "auto", default="auto"
-        Training and prediction batch size. ``"auto"``: 64, the paper's, for
-        1000 training trials or more; 16 below (see Notes). When the training
+        Training and prediction batch size. ``"auto"``: about a sixteenth of
+        the training trials, a power of two from 16 to the paper's 64 (see
+        Notes and :func:`auto_budget`). When the training
         set is smaller, training uses it whole as one batch, with a warning
         for an explicit batch size (as scikit-learn's ``MLPClassifier`` clips
         its batch size).
@@ -978,18 +952,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``
         or ``"cuda:N"``.
     amp : "auto" | "bf16" | bool, default="auto"
-        bf16 autocast of training and prediction. ``"auto"`` uses it on CUDA
-        devices that support it, and on CPUs with bf16 units (AVX512-BF16,
-        AMX) where a probe, once per process for each model configuration
-        and trial shape, finds it faster than fp32 and correct:
-        training gradients agreeing with fp32's
-        (:func:`~mne_neurosketch.training.bf16_train_probe`), predicted
-        probabilities within
-        :data:`~mne_neurosketch.inference.BF16_TOLERANCE` of fp32's
-        (:func:`~mne_neurosketch.inference.bf16_probe`). On other CPUs bf16 is
-        emulated and many times slower. ``train_path_``
-        and ``inference_path_`` say what was taken; ``False`` gives fp32
-        results that do not depend on the CPU's speed.
+        bf16 autocast of training and prediction. ``"auto"`` decides from
+        what the device is, never from a timing
+        (:mod:`mne_neurosketch.numerics`): bf16 on CUDA devices that support
+        it; on CPUs with bf16 units (AVX512-BF16, AMX), bf16 for this
+        package's models when their gradients in bf16 agree with fp32's on
+        the first training trials, fp32 for braindecode's models; fp32 on
+        other CPUs, where bf16 is emulated and many times slower. Prediction
+        runs in the dtype the network trained in. ``train_path_`` and
+        ``inference_path_`` say what was taken (:meth:`save` records them);
+        ``False`` gives fp32 everywhere, ``True`` or ``"bf16"`` bf16.
     channels_last : "auto" | bool, default="auto"
         Channels-last memory format for 4-D weights (``"auto"``: on CUDA).
     compile : "auto" | bool, default="auto"
@@ -1085,17 +1057,18 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     -----
     Small training sets: ``max_epochs="auto"`` and ``batch_size="auto"``
     follow the number of trials passed to :meth:`fit` (before the validation
-    hold-out). From 1000 trials on, they are the paper's (500 epochs, batches
-    of 64), tuned on corpora of about 10,000 windows. Below 1000 trials (a
-    subject of a MOABB dataset: 64-128 trials of Kalunga2016), they are 100
-    epochs and batches of 16: an epoch of 50-100 trials in batches of 64
-    would be one or two optimiser steps, and 100 epochs at 16 is the budget
-    the Kalunga2016 benchmark runs with (braindecode's customary one for
-    small data). The recipe's augmentations are kept: without them,
-    NeuroSketch on Kalunga2016 subjects 1-3 scored 41 % against 50 % with
-    them (``benchmarks/results/kalunga2016/``). The chosen
-    values are logged and kept in ``max_epochs_`` and ``batch_size_``; pass
-    numbers to override the rule.
+    hold-out), through :func:`auto_budget`. From 1000 trials on, they are the
+    paper's (500 epochs, batches of 64), tuned on corpora of about 10,000
+    windows. Below, 100 epochs, and batches of about a sixteenth of the
+    trials, from 16 (a subject of Kalunga2016: 64-128 trials, where batches
+    of 64 would make an epoch one or two optimiser steps) to 64 (a Muse P300
+    session of about 1,000 trials, where batches of 16 scored lower and
+    swung more between bf16 and fp32: ``benchmarks/bench_defaults.py``).
+    The recipe's augmentations are kept: without them, NeuroSketch on
+    Kalunga2016 subjects 1-3 scored 41 % against 50 % with them
+    (``benchmarks/results/kalunga2016/``). The chosen values are logged and
+    kept in ``max_epochs_`` and ``batch_size_``; pass numbers to override the
+    rule.
 
     Inputs: arrays ``(n_trials, n_chans, n_times)`` (or ``(n_trials,
     n_times)``, one channel), :class:`mne.Epochs` (data channels of any types
@@ -1116,6 +1089,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     buffers, not parameters). Runs that start from a new initialisation
     ignore these three settings.
     """
+
+    #: Metadata fit accepts but does not use is not requested by default, so
+    #: that a Pipeline under scikit-learn's metadata routing (as MOABB's
+    #: evaluations run it) does not stop on it; a step that uses it (an
+    #: alignment) requests it itself.
+    __metadata_request__fit = {"subjects": False, "X_target_unlabeled": False}
 
     #: Parameters added after benchmark results were first stored, with the
     #: default that keeps the earlier behaviour: the benchmark's params_hash
@@ -1356,6 +1335,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         if shape is not None and (len(shape) not in (2, 3, 4) or (
                 len(shape) == 2 and self.n_chans_ != 1)):
             raise ValueError(_ndim_message(shape, self.n_chans_))
+        plain = len(self._fitted_trial_shape()) == 2
+        if plain and shape is not None and len(shape) == 4 and shape[3] != 1:
+            # a 4-D X is a filter bank: say so rather than count its channels
+            raise ValueError(
+                f"Invalid value for the 'X' parameter: a 4-D X of shape "
+                f"{tuple(shape)} is read as a filter bank (n_trials, n_chans, "
+                f"n_times, n_bands), but this {type(self).__name__} was fitted on "
+                f"plain trials of {self.n_chans_} channels x {self.n_times_} "
+                "samples. Pass X shaped as in fit.")
         if shape is not None and len(shape) >= 3 and shape[1] != self.n_chans_:
             raise ValueError(
                 f"X has {shape[1]} channels, but this {type(self).__name__} was "
@@ -1452,7 +1440,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return cls, kwargs
 
     def _build_net(self, module_cls, module_init, *, batch_size, n_train, device, seeds,
-                   valid_ds=None, finetune=False, probe=None):
+                   valid_ds=None, finetune=False, check_trials=None):
         # batch_size: of training (clipped to the training set); prediction and
         # validation batches keep batch_size_. What save() stores to rebuild it:
         self._net_args = {"batch_size": int(batch_size), "n_train": int(n_train),
@@ -1474,7 +1462,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         callbacks.extend(copy.deepcopy(list(self.callbacks or ())))
         augmentation = _make_transforms(self.augmentation_, seeds.augment)
         cuda = torch.device(device).type == "cuda"
-        amp_dtype = _resolve_amp(self.amp, device, probe)
+        amp_dtype = training_dtype(self.amp, device, module_cls, module_init,
+                                   check_trials)
         channels_last = _resolve_flag("channels_last", self.channels_last, device)
         compiled = _resolve_compile(self.compile, n_steps)
         net = _RecipeNet(
@@ -1517,18 +1506,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
 
     def _resolve_budget(self, n_trials):
         """Set ``max_epochs_`` and ``batch_size_``: "auto" chosen from ``n_trials``."""
-        size = "small" if n_trials < _SMALL_DATA else "large"
         chosen = []
-        for name in ("max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if _is_auto(value):
-                value = _AUTO_BUDGET[size][name]
+        for name, value in zip(("max_epochs", "batch_size"), auto_budget(n_trials)):
+            if _is_auto(getattr(self, name)):
                 chosen.append(f"{name}={value}")
+            else:
+                value = getattr(self, name)
             setattr(self, f"{name}_", int(value))
         if chosen:
-            relation = "fewer than" if size == "small" else "at least"
-            logger.info(f"{n_trials} training trials ({relation} {_SMALL_DATA}): "
-                        f"{', '.join(chosen)} (the 'auto' rule).")
+            logger.info(f"{n_trials} training trials: {', '.join(chosen)} (the "
+                        "'auto' rule, estimator.auto_budget).")
 
     def _train_batch_size(self, n_trials, n_train, y_va, X_valid):
         """batch_size_, clipped to the training set as MLPClassifier does."""
@@ -1544,11 +1531,6 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return n_train
 
     def _early_stopping(self):
-        if self.monitor not in ("valid_acc", "valid_loss"):
-            raise ValueError(
-                "Invalid value for the 'monitor' parameter. Allowed values are "
-                f"'valid_acc' and 'valid_loss', but got {self.monitor!r} instead."
-            )
         acc = self.monitor == "valid_acc"
         patience = self.max_epochs_ + 1 if self.patience is None else int(self.patience)
         # The reference stops when top-1 accuracy has not improved by 0.001.
@@ -1559,6 +1541,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _check_params(self):
+        check_amp(self.amp)
+        # checked even without a validation set, where it would go unused
+        _check_option("monitor", self.monitor, ("valid_acc", "valid_loss"))
         for name in ("max_epochs", "batch_size"):
             value = getattr(self, name)
             if not _is_auto(value) and (not isinstance(value, numbers.Integral)
@@ -1780,7 +1765,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             net = self._build_net(module_cls, module_init, batch_size=batch_size,
                                   n_train=len(y_tr), device=device, seeds=seeds,
                                   valid_ds=valid_ds, finetune=start is not None,
-                                  probe=(module_cls, module_init, _probe_trials(X_tr)))
+                                  check_trials=_first_trials(X_tr))
             self.train_path_ = net.train_path
             logger.info(
                 f"{'Fine-tuning' if start else 'Training'} {module_cls.__name__} on "
@@ -1798,27 +1783,26 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 # Drawn after the source seeds, which stay those of a plain fit.
                 self._finetune_on_target(X_t, y_t, module_cls, module_init, device,
                                          _Seeds.draw(rng))
-            self.inference_path_ = self._prepare_inference(_probe_trials(X_tr))
+            self.inference_path_ = self._prepare_inference()
         return self
 
-    def _prepare_inference(self, probe):
-        """Choose and keep the fastest correct inference path; return its description."""
+    def _prepare_inference(self):
+        """Prepare predict's path (numerics.inference_dtype); return its description."""
         net = self.net_
-        amp = self.amp if self.amp == "auto" else self.amp in (True, "bf16")
-        device_type = torch.device(net.device).type
+        device = torch.device(net.device)
         module = _plain_module(net.module_)
-        own = _bf16_probed(type(module))
-        if amp == "auto" and not own:
-            amp = False  # fp32 on CPUs (CUDA keeps the training dtype)
+        trained = net.amp_dtype
         choice = getattr(net, "inference_choice", None)
-        if amp == "auto" and choice is not None and choice[0] == device_type:
-            amp = choice[1]  # unpickled: the choice made after fit, no new probe
-        # a baseline keeps its own memory layout on CPUs (see _bf16_probed)
-        path = choose_inference_path(
-            module, probe, amp=amp, cuda_amp_dtype=net.amp_dtype,
-            channels_last=None if own or device_type == "cuda" else False)
+        if choice is not None and choice[0] == device.type:
+            # unpickled or loaded: the dtype decided after the fit
+            trained = torch.bfloat16 if choice[1] else None
+        amp_dtype = inference_dtype(self.amp, device, trained)
+        # a baseline keeps its own memory layout on CPUs (numerics.cpu_fast_path)
+        fast = cpu_fast_path(type(module)) or device.type == "cuda"
+        path = choose_inference_path(module, amp_dtype=amp_dtype,
+                                     channels_last=None if fast else False)
         net.inference = path
-        net.inference_choice = (device_type, path.amp_dtype is not None)
+        net.inference_choice = (device.type, amp_dtype is not None)
         net.inference_version = _weights_version(net.module_)
         logger.info(f"Inference path: {path.description}.")
         return path.description
@@ -1841,7 +1825,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             net = self.net_
             if ("inference" not in net.__dict__  # unpickled or loaded
                     or net.inference_version != _weights_version(net.module_)):
-                self._prepare_inference(_probe_trials(X))  # or weights changed
+                self.inference_path_ = self._prepare_inference()  # or new weights
             with _cudnn_benchmark(self.net_.device), _keep_global_rng():
                 return self.net_.predict_proba(X)
 
@@ -1891,7 +1875,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         # A net trained on CUDA and unpickled on a CPU-only machine: skorch
         # moves it to the CPU; drop the CUDA-only autocast chosen by "auto".
         if net is not None and torch.device(net.device).type == "cpu" and (
-            self.amp == "auto"
+            self.amp == "auto" and getattr(self, "train_path_", "").startswith("cuda")
         ):
             net.amp_dtype = None
 
@@ -1953,6 +1937,12 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 "net_args": self._net_args,
             },
             "state_dict": state,
+            "numerics": {
+                "device": torch.device(self.net_.device).type,
+                "train_path": self.train_path_,
+                "inference_path": self.inference_path_,
+                "inference_bf16": bool(self.net_.inference_choice[1]),
+            },
             **({"n_bands": self.n_bands_} if getattr(self, "n_bands_", 1) > 1 else {}),
         }, path)
 
@@ -2042,6 +2032,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 f"from its saved parameters ({err}). The file is damaged, or "
                 "module= is not the class it was saved with."
             ) from None
+        numerics = data.get("numerics")
+        if numerics is not None:  # the fit's own decision (numerics.inference_dtype)
+            if set(numerics) != {"device", "train_path", "inference_path",
+                                 "inference_bf16"}:
+                raise ValueError(
+                    f"{path} has an incomplete 'numerics' field (keys "
+                    f"{sorted(numerics)}); the file is damaged or was edited. Save "
+                    "the estimator again.")
+            est.train_path_ = str(numerics["train_path"])
+            net.inference_choice = (str(numerics["device"]),
+                                    bool(numerics["inference_bf16"]))
         est.net_ = net
         est.history_ = net.history
         return est

@@ -9,10 +9,9 @@ from (checked in ``tests/test_optimize.py`` against the reference logits):
   and optionally ``torch.compile`` (``predict_logits`` runs it over arrays);
 - :func:`export_onnx` / :class:`OnnxModel` run the model with onnxruntime;
 - :class:`OnlinePredictor` classifies single trials in a BCI loop;
-- :func:`choose_inference_path` picks, once per model, the fastest of these
-  that the machine runs correctly (bf16 autocast only where it is both faster
-  and within :data:`BF16_TOLERANCE` of fp32); the estimator's ``predict``
-  uses it.
+- :func:`choose_inference_path` prepares a model for the estimator's
+  ``predict`` (folded, channels-last, in the autocast dtype that
+  :mod:`mne_neurosketch.numerics` chose).
 
 What pays where is measured by ``benchmarks/bench_models.py`` and
 ``benchmarks/bench_fit_speed.py``.
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .numerics import cpu_has_bf16, dtype_name
 from .utils import logger, verbose
 
 __all__ = [
@@ -488,101 +488,11 @@ class OnlinePredictor:
         return self.classes_[int(np.argmax(self.decision_function(trial)))]
 
 
-# ----------------------------------------------------------------------------
-# Choosing the inference path by what the machine does
-# ----------------------------------------------------------------------------
-#: Largest difference of softmax probabilities between bf16 autocast and fp32
-#: on the probe batch for bf16 to count as correct.
-BF16_TOLERANCE = 1e-2
-#: bf16 is taken only when at least this much faster than fp32 on the probe,
-#: so that noise in the timing does not flip the choice.
-BF16_MIN_SPEEDUP = 1.2
-_PROBE_TRIALS = 8
-_SPEED_CACHE: dict = {}
-
-
-def dtype_name(dtype) -> str:
-    """Short name of an autocast dtype for path descriptions (``None``: fp32)."""
-    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(
-        dtype, str(dtype).replace("torch.", ""))
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bf16 arithmetic units (AVX512-BF16 or AMX).
-
-    Without them bf16 autocast is emulated, tens of times slower than fp32.
-    """
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
 def _forward(model, x, amp_dtype):
     with torch.inference_mode(), torch.autocast(
         x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
     ):
         return model(x).float()
-
-
-def _best_cpu_time(fn, repeats=2):
-    """Shortest process CPU time of ``fn()`` after a warm-up call.
-
-    CPU time, unlike wall time, barely changes with other processes' load.
-    """
-    fn()  # warm-up: weight casts, kernel selection
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
-
-
-def bf16_probe(model: nn.Module, x: torch.Tensor, *, check_argmax: bool = True):
-    """Compare bf16 autocast with fp32 on one probe batch of a model on the CPU.
-
-    The speed-up is measured in process CPU time (which other processes' load
-    barely changes) once per model class and trial shape in this process
-    (cached); the agreement is checked on ``x`` each time.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The model, on the CPU, in the mode it will run in.
-    x : torch.Tensor, shape (n_probe, n_chans, n_times)
-        The probe batch.
-    check_argmax : bool, default=True
-        Also require the same predicted class for every probe trial whose two
-        most likely fp32 classes differ by more than twice the tolerance (a
-        closer call is a tie within the tolerance).
-
-    Returns
-    -------
-    speedup : float
-        fp32 time over bf16 time (0 on CPUs without bf16 units: not tried).
-    max_diff : float
-        Largest absolute difference of the softmax probabilities.
-    ok : bool
-        Whether bf16 is both faster (by ``BF16_MIN_SPEEDUP``) and within
-        ``BF16_TOLERANCE``.
-    """
-    if not cpu_has_bf16():
-        return 0.0, float("nan"), False
-    key = (type(model).__name__, tuple(x.shape[1:]), model.training)
-    if key not in _SPEED_CACHE:
-        fp32 = _best_cpu_time(lambda: _forward(model, x, None))
-        _SPEED_CACHE[key] = fp32 / _best_cpu_time(
-            lambda: _forward(model, x, torch.bfloat16))
-    speedup = _SPEED_CACHE[key]
-    p32 = torch.softmax(_forward(model, x, None), dim=-1)
-    p16 = torch.softmax(_forward(model, x, torch.bfloat16), dim=-1)
-    max_diff = float((p32 - p16).abs().max())
-    agree = True
-    if check_argmax and p32.shape[-1] > 1:
-        top2 = p32.topk(2, dim=-1).values
-        clear = (top2[:, 0] - top2[:, 1]) > 2 * BF16_TOLERANCE
-        agree = bool((p32.argmax(-1) == p16.argmax(-1))[clear].all())
-    ok = speedup >= BF16_MIN_SPEEDUP and max_diff <= BF16_TOLERANCE and agree
-    return speedup, max_diff, ok
 
 
 class InferencePath:
@@ -611,35 +521,32 @@ class InferencePath:
         return f"InferencePath({self.description!r})"
 
 
+# ----------------------------------------------------------------------------
+# The inference path
+# ----------------------------------------------------------------------------
 def choose_inference_path(
     model: nn.Module,
-    probe,
     *,
-    amp: str | bool = "auto",
-    cuda_amp_dtype: torch.dtype | None = None,
+    amp_dtype: torch.dtype | None = None,
     channels_last: bool | None = None,
 ) -> InferencePath:
-    """The fastest correct inference path of ``model`` on its device.
+    """The fast inference path of ``model`` on its device.
 
     The model's BatchNorm is folded and its 2-D convolutions stored
     channels-last (:func:`optimize_for_inference`), both exact up to float
-    rounding. On CUDA the forward runs under ``cuda_amp_dtype`` (the dtype it
-    trained with). On a CPU with bf16 units (:func:`cpu_has_bf16`), bf16
-    autocast is taken when :func:`bf16_probe` finds it both faster and within
-    :data:`BF16_TOLERANCE` of fp32 on ``probe``; otherwise fp32.
-    ``torch.compile`` is not used: a prediction call rarely runs long enough
-    to repay its compilation.
+    rounding, and the forward runs under ``amp_dtype`` autocast. The dtype
+    is the caller's decision (the estimator's comes from
+    :func:`mne_neurosketch.numerics.inference_dtype`): nothing here times or
+    probes, so the same model takes the same path on the same kind of
+    machine. ``torch.compile`` is not used: a prediction call rarely runs
+    long enough to repay its compilation.
 
     Parameters
     ----------
     model : torch.nn.Module
         The trained model; not modified.
-    probe : array-like | torch.Tensor, shape (n, n_chans, n_times)
-        Trials to probe bf16 on (the first 8 are used).
-    amp : "auto" | bool, default="auto"
-        ``False`` keeps fp32 on the CPU, ``True`` forces bf16 there.
-    cuda_amp_dtype : torch.dtype | None
-        Autocast dtype on CUDA.
+    amp_dtype : torch.dtype | None
+        Autocast dtype of the forward pass (``None``: fp32).
     channels_last : bool | None
         As in :func:`optimize_for_inference` (``None``: for 2-D convolutions).
 
@@ -653,21 +560,6 @@ def choose_inference_path(
         channels_last = _uses_conv2d(model)
     fast = optimize_for_inference(model, channels_last=channels_last)
     names = ["fused"] + (["channels_last"] if channels_last else [])
-    amp_dtype = None
-    if device.type == "cuda":
-        amp_dtype = cuda_amp_dtype
-    elif amp is True:
-        amp_dtype = torch.bfloat16
-    elif amp == "auto":
-        x = torch.as_tensor(np.asarray(probe[:_PROBE_TRIALS]), dtype=torch.float32)
-        speedup, diff, ok = bf16_probe(fast, x.to(device))
-        if speedup:
-            logger.info(
-                f"bf16 inference probe: {speedup:.2f}x fp32's speed, max probability "
-                f"difference {diff:.1e} (tolerance {BF16_TOLERANCE:g}): "
-                f"{'bf16' if ok else 'fp32'}."
-            )
-        amp_dtype = torch.bfloat16 if ok else None
     if amp_dtype is not None:
         names.append(dtype_name(amp_dtype))
     return InferencePath(fast, amp_dtype, f"{device.type}: {'+'.join(names)}")

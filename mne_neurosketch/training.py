@@ -29,14 +29,12 @@ import torch
 from torch import nn
 
 from .augmentation import OneHotBCEWithLogitsLoss, WarmupCosineSchedule
-from .inference import _best_cpu_time
 
 __all__ = [
     "DeviceBatches",
     "OneHotBCEWithLogitsLoss",
     "TrainStep",
     "WarmupCosineSchedule",
-    "bf16_train_probe",
     "make_adamw",
     "recipe_param_groups",
 ]
@@ -406,60 +404,3 @@ class DeviceBatches:
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             yield self.X.index_select(0, idx), self.y.index_select(0, idx)
-
-
-#: bf16 autocast trains only when its gradients on the probe batch point the
-#: same way as fp32's (cosine similarity at least this).
-BF16_MIN_GRAD_COSINE = 0.99
-_TRAIN_SPEED_CACHE: dict = {}
-
-
-def _gradients(model, x, amp_dtype):
-    model.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=amp_dtype or torch.float32,
-                        enabled=amp_dtype is not None):
-        logits = model(x)
-    logits.float().logsumexp(-1).mean().backward()
-    return torch.cat([p.grad.flatten() for p in model.parameters()
-                      if p.grad is not None])
-
-
-def bf16_train_probe(model: nn.Module, x: torch.Tensor, *, min_speedup: float = 1.2):
-    """Whether bf16 autocast trains ``model`` faster and correctly on this device.
-
-    Times a forward and backward pass on ``x`` in fp32 and under bf16
-    autocast, in process CPU time, which other processes' load barely changes
-    (once per model class and trial shape in this process: cached)
-    and compares the gradients of the two on ``x``. Dropout should be off
-    (or the model in eval mode) for a like-for-like comparison; the model's
-    gradients are left cleared.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A model on its device, e.g. a fresh copy of the one to train.
-    x : torch.Tensor, shape (n, n_chans, n_times)
-        The probe batch.
-    min_speedup : float, default=1.2
-        bf16 must be at least this much faster than fp32 (a margin that keeps
-        timing noise from flipping the choice).
-
-    Returns
-    -------
-    speedup : float
-        fp32 time over bf16 time.
-    cosine : float
-        Cosine similarity of the bf16 and fp32 gradients.
-    ok : bool
-        ``speedup >= min_speedup`` and ``cosine >= BF16_MIN_GRAD_COSINE``.
-    """
-    key = (type(model).__name__, tuple(x.shape[1:]), x.device.type)
-    if key not in _TRAIN_SPEED_CACHE:
-        fp32 = _best_cpu_time(lambda: _gradients(model, x, None))
-        _TRAIN_SPEED_CACHE[key] = fp32 / _best_cpu_time(
-            lambda: _gradients(model, x, torch.bfloat16))
-    speedup = _TRAIN_SPEED_CACHE[key]
-    g32, g16 = _gradients(model, x, None), _gradients(model, x, torch.bfloat16)
-    model.zero_grad(set_to_none=True)
-    cosine = float(torch.nn.functional.cosine_similarity(g32, g16, dim=0))
-    return speedup, cosine, speedup >= min_speedup and cosine >= BF16_MIN_GRAD_COSINE

@@ -155,6 +155,9 @@ def test_deep_pipelines_on_a_simulated_corpus(tmp_path):
     # 4 blocks x 4 concepts x 5 clips = 80 windows: 48 train, 16 valid, 16 test.
     assert set(folds["samples"]) == {48} and set(folds["samples_test"]) == {16}
     assert set(folds["device"]) == {"cpu"}
+    # how each network computed: its training and inference paths
+    numerics = dict(zip(folds["pipeline"], folds["numerics"]))
+    assert numerics == {"TSLR": "", "EEGNet": "cpu: fp32 / cpu: fused"}
     assert set(folds["channels"]) == {62}
     assert spec.dataset.unit_factor == 1e6  # raws in volts, arrays in µV
     # Scored on the 16 test windows (learnability: tests/test_seed_dv.py).

@@ -211,26 +211,30 @@ def test_moabb_export_empty(tmp_path):
 
 
 def test_file_from_before_the_data_hash_column_opens(tmp_path):
-    """A results file written before the data_hash column gains it; rows stay."""
+    """A file written before the data_hash and numerics columns gains them; rows stay."""
     path = tmp_path / "old.sqlite"
-    old_columns = [(n, k) for n, k in store_module._COLUMNS if n != "data_hash"]
+    old_columns = [(n, k) for n, k in store_module._COLUMNS
+                   if n not in store_module._APPENDED]
     con = sqlite3.connect(path)
     con.execute(f"CREATE TABLE fits ({', '.join(f'{n} {k}' for n, k in old_columns)})")
     con.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     old = _record()
     row = dict(zip(store_module._COLUMN_NAMES, old._row()))
-    del row["data_hash"]
+    for name in store_module._APPENDED:
+        del row[name]
     con.execute(f"INSERT INTO fits VALUES ({', '.join('?' * len(row))})",
                 list(row.values()))
     con.commit()
     con.close()
     store = ResultsStore(path)
     assert old.key in store
-    new = _record(fold=1, data_hash="d1")
+    new = _record(fold=1, data_hash="d1", numerics="cpu: bf16 / cpu: fused+bf16")
     assert store.add(new) == 1
     df = store.to_dataframe(level="fold")
     assert list(df["data_hash"]) == ["", "d1"]
+    assert list(df["numerics"]) == ["", "cpu: bf16 / cpu: fused+bf16"]
+    assert new.key == _record(fold=1, data_hash="d1").key  # not part of the key
     # The data hash is part of the key; without one the key is as before.
     assert new.key != _record(fold=1).key
     assert _record(fold=1).key == fit_key(

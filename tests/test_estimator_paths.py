@@ -6,12 +6,10 @@ import pytest
 import torch
 
 from mne_neurosketch.estimator import (
-    _BF16_TRAIN_DECISIONS,
     COMPILE_MIN_STEPS,
     NeuroSketchClassifier,
     _resolve_compile,
 )
-from mne_neurosketch.inference import BF16_TOLERANCE, cpu_has_bf16
 
 TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), stem_channels=(8, 8, 8), head_dim=2)
 
@@ -58,33 +56,6 @@ def test_forced_bf16_paths():
     assert clf.train_path_ == "cpu: bf16" and clf.net_.amp_dtype == torch.bfloat16
     assert clf.inference_path_.endswith("+bf16")
     np.testing.assert_allclose(clf.predict_proba(X), _eager_proba(clf, X), atol=0.05)
-
-
-def test_auto_amp_follows_the_cpu():
-    X, y = _data()
-    _BF16_TRAIN_DECISIONS.clear()  # other tests in this process may have probed
-    with mne.utils.catch_logging() as log:
-        clf = _clf(compile=False, verbose="INFO").fit(X, y)
-    probed = "bf16 training probe" in log.getvalue()
-    # the probe runs only where the CPU has bf16 units; elsewhere fp32
-    assert probed == cpu_has_bf16()
-    # ... once per configuration: a refit takes the same path without timing
-    # again, so that a loaded CPU cannot flip it between two identical fits
-    with mne.utils.catch_logging() as log:
-        refit = _clf(compile=False, verbose="INFO").fit(X[::-1], y[::-1])
-    assert "bf16 training probe" not in log.getvalue()
-    assert refit.train_path_ == clf.train_path_
-    assert len(_BF16_TRAIN_DECISIONS) == int(probed)
-    if not cpu_has_bf16():
-        assert clf.train_path_ == "cpu: fp32" and "bf16" not in clf.inference_path_
-    if "bf16" in clf.inference_path_:  # taken only within the tolerance
-        np.testing.assert_allclose(clf.predict_proba(X), _eager_proba(clf, X),
-                                   atol=BF16_TOLERANCE)
-    # an unpickled estimator keeps the choice without probing again
-    import pickle
-
-    clf2 = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(clf2.predict_proba(X), clf.predict_proba(X))
 
 
 def test_compile_choice():

@@ -16,7 +16,7 @@ from skorch.callbacks import Callback
 from test_estimator import TINY, _one_thread, noise_data, tiny_clf  # noqa: F401
 
 from mne_neurosketch.augmentation import Mixup, RecipeAugmentation
-from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch.estimator import NeuroSketchClassifier, auto_budget
 
 RECIPE_PARTS = ["RandomShift", "SNRNoise", "ChannelMasking", "TimeMasking", "Mixup"]
 
@@ -133,12 +133,12 @@ def test_auto_budget_on_a_small_training_set():
     assert (clf.max_epochs_, clf.batch_size_) == (100, 16)
     assert clf.net_.max_epochs == 100
     assert clf.net_.iterator_train__batch_size == 16
-    assert "120 training trials (fewer than 1000): max_epochs=100, batch_size=16" in log
+    assert "120 training trials: max_epochs=100, batch_size=16 (the 'auto'" in log
     assert clf.augmentation_.get_params() == RecipeAugmentation().get_params()
     # explicit values override the rule, each on its own
     clf, log = _auto_fit(120, max_epochs=7)
     assert (clf.max_epochs_, clf.batch_size_) == (7, 16)
-    assert "(fewer than 1000): batch_size=16 (the 'auto' rule)" in log
+    assert "120 training trials: batch_size=16 (the 'auto' rule" in log
     # fewer trials than the rule's batch: the batch is the training set, silently
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -153,12 +153,21 @@ def test_auto_budget_on_a_large_training_set_is_the_papers():
     assert (clf.max_epochs_, clf.batch_size_) == (500, 64)
     assert clf.net_.max_epochs == 500
     assert clf.net_.iterator_train__batch_size == 64
-    assert "4000 training trials (at least 1000): max_epochs=500, batch_size=64" in log
+    assert "4000 training trials: max_epochs=500, batch_size=64" in log
     assert NeuroSketchClassifier().get_params()["max_epochs"] == "auto"
     with pytest.raises(ValueError, match=(
             r"'batch_size' parameter\. Allowed values are 'auto' and positive "
             r"integers, but got 'big' instead")):
         tiny_clf(batch_size="big").fit(*noise_data())
+
+
+def test_auto_batch_grows_with_the_training_set():
+    # about 16 batches an epoch, from 16 to the paper's 64 (powers of two)
+    sizes = {64: 16, 256: 16, 400: 32, 600: 32, 800: 64, 999: 64, 1000: 64}
+    for n, batch in sizes.items():
+        assert auto_budget(n) == (100 if n < 1000 else 500, batch), n
+    batches = [auto_budget(n)[1] for n in range(1, 3000)]
+    assert batches == sorted(batches)  # never smaller for more trials
 
 
 # ---------------------------------------------------------------------------
@@ -220,3 +229,28 @@ def test_load_a_version_2_file_with_recipe_keywords(tmp_path):
     torch.save(damaged, tmp_path / "damaged.pt")
     with pytest.raises(ValueError, match=r"damaged\.pt has an incomplete 'fit' field"):
         NeuroSketchClassifier.load(tmp_path / "damaged.pt")
+
+
+# ---------------------------------------------------------------------------
+# Metadata routing (MOABB's evaluations route ``subjects``)
+# ---------------------------------------------------------------------------
+def test_unused_metadata_is_not_requested():
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from mne_neurosketch.alignment import EuclideanAlignment
+
+    X, y = noise_data(n=20)
+    subjects = np.repeat([1, 2], 10)
+    request = tiny_clf().get_metadata_routing().fit.requests
+    assert request["subjects"] is False and request["X_target_unlabeled"] is False
+    with sklearn.config_context(enable_metadata_routing=True):
+        aligner = EuclideanAlignment().set_fit_request(subjects=True)
+        pipe = make_pipeline(aligner, tiny_clf(max_epochs=1)).fit(X, y, subjects=subjects)
+        assert pipe[-1].classes_.tolist() == [0, 1]
+        # alone, it refuses 'subjects' as a scikit-learn classifier does
+        for final in (tiny_clf(max_epochs=1), LogisticRegression()):
+            with pytest.raises(TypeError, match="not routed to any object"):
+                make_pipeline(final).fit(X.reshape(20, -1) if isinstance(
+                    final, LogisticRegression) else X, y, subjects=subjects)

@@ -187,7 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="batch size (default: 16 on simulated corpora, else the estimator's "
-        "'auto': 64, or 16 below 1000 training trials)",
+        "'auto': about a sixteenth of the training trials, from 16 to 64)",
     )
     budget.add_argument(
         "--patience",

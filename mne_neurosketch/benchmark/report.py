@@ -190,6 +190,7 @@ def _budget(fold_df: pd.DataFrame) -> pd.DataFrame:
                 params_hash=h,
                 budget=", ".join(f"{k}={v}" for k, v in budget.items()) or "-",
                 device=",".join(sorted(set(grp["device"]))),
+                numerics=",".join(sorted(set(grp["numerics"]) - {""})) or "-",
                 fits=len(grp),
                 fit_time_total_s=round(float(grp["fit_time"].sum()), 1),
             )

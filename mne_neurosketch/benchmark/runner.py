@@ -134,6 +134,13 @@ def _fit_hash(estimator, paradigm) -> tuple[str, str, dict]:
     return params_hash(estimator), sha1(text.encode()).hexdigest()[:12], params
 
 
+def _numerics_of(estimator) -> str:
+    """How a fitted network computed: its training and inference paths."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    paths = [getattr(final, name, None) for name in ("train_path_", "inference_path_")]
+    return " / ".join(p for p in paths if p)  # no "|": it lands in Markdown tables
+
+
 def _device_of(estimator) -> str:
     """Where a fitted estimator ran."""
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
@@ -215,7 +222,7 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
         ]
     else:
         parts = [(task.fold.session, test)]
-    device = _device_of(estimator)
+    device, numerics = _device_of(estimator), _numerics_of(estimator)
     rows = []
     for session, idx in parts:
         t0 = time.perf_counter()
@@ -242,6 +249,7 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
                 channels=int(X.shape[1]),
                 n_sessions=task.n_sessions[task.fold.subject],
                 device=device,
+                numerics=numerics,
                 host=socket.gethostname(),
                 params=task.params,
                 scores=dict(

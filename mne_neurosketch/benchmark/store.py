@@ -50,9 +50,12 @@ _COLUMNS = (
     ("versions", "TEXT"),
     ("host", "TEXT"),
     ("created", "REAL"),
-    # Last: added to files written before it (ALTER TABLE appends).
+    # Last: added to files written before them (ALTER TABLE appends).
     ("data_hash", "TEXT DEFAULT ''"),
+    ("numerics", "TEXT DEFAULT ''"),
 )
+#: Columns appended after schema version 1 was first written.
+_APPENDED = ("data_hash", "numerics")
 _COLUMN_NAMES = tuple(name for name, _ in _COLUMNS)
 # What identifies a fit: the same values mean the same computation.
 _KEY_FIELDS = (
@@ -171,6 +174,10 @@ class FitRecord:
     data_hash : str
         Hash of what decides the trials (the paradigm's settings and the
         scale), part of the key.
+    numerics : str
+        How a network computed (``"cpu: bf16 / cpu: fused+channels_last+bf16"``:
+        its training and inference paths; empty for other pipelines). Not
+        part of the key: the kind of machine decides it.
     """
 
     dataset: str
@@ -195,6 +202,7 @@ class FitRecord:
     host: str = field(default_factory=socket.gethostname)
     created: float = field(default_factory=time.time)
     data_hash: str = ""
+    numerics: str = ""
 
     @property
     def key(self) -> str:
@@ -276,12 +284,10 @@ class ResultsStore:
                 "SELECT value FROM meta WHERE name='schema_version'"
             ).fetchone()[0]
             have = {row[1] for row in con.execute("PRAGMA table_info(fits)")}
-            if found == _SCHEMA_VERSION and "data_hash" not in have:
-                # A file from before the data hash: its rows stay readable.
-                con.execute(
-                    "ALTER TABLE fits ADD COLUMN data_hash TEXT DEFAULT ''"
-                )
-                have.add("data_hash")
+            for name in _APPENDED if found == _SCHEMA_VERSION else ():
+                if name not in have:  # a file from before it: rows stay readable
+                    con.execute(f"ALTER TABLE fits ADD COLUMN {name} TEXT DEFAULT ''")
+                    have.add(name)
             con.execute("COMMIT")
         except sqlite3.DatabaseError as err:
             if con.in_transaction:
@@ -404,7 +410,8 @@ class ResultsStore:
             con.close()
         for name in ("params", "scores", "versions"):
             df[name] = [json.loads(v) if v else {} for v in df[name]]
-        df["data_hash"] = df["data_hash"].fillna("")
+        for name in _APPENDED:
+            df[name] = df[name].fillna("")
         df = df.sort_values(
             ["dataset", "protocol", "pipeline", "subject", "session", "fold"]
         )
@@ -412,6 +419,10 @@ class ResultsStore:
         if level == "fold":
             return df
         return _to_moabb(df)
+
+
+def _distinct(values) -> str:
+    return ",".join(sorted(set(values) - {""}))
 
 
 def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
@@ -433,6 +444,7 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
         "params_hash",
         "data_hash",
         "device",
+        "numerics",
     ]
     if df.empty:
         return pd.DataFrame(columns=columns)
@@ -450,7 +462,8 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
         "channels": ("channels", "first"),
         "n_sessions": ("n_sessions", "first"),
         "n_folds": ("fold", "nunique"),
-        "device": ("device", lambda s: ",".join(sorted(set(s)))),
+        "device": ("device", _distinct),
+        "numerics": ("numerics", _distinct),
     }
     agg.update({f"score_{name}": (f"score_{name}", "mean") for name in extra})
     out = df.groupby(groups, sort=True).agg(**agg).reset_index()
