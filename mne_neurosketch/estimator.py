@@ -1321,9 +1321,20 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         return X, y, sfreq
 
+    def _check_sfreq(self, sfreq):
+        """A clear error when Epochs or a dataset run at another rate than the fit's."""
+        fitted = getattr(self, "sfreq_", None)
+        if sfreq is not None and fitted is not None and not np.isclose(sfreq, fitted):
+            raise ValueError(
+                f"Invalid value for the 'X' parameter: it is sampled at {sfreq:g} Hz, "
+                f"but this {type(self).__name__} was fitted at {fitted:g} Hz, and "
+                f"the network reads samples, not seconds. Resample X to {fitted:g} "
+                f"Hz (e.g. epochs.resample({fitted:g})).")
+
     def _check_predict_data(self, X):
         check_is_fitted(self, "net_")
-        X, _, _ = self._as_array(X, None)
+        X, _, sfreq = self._as_array(X, None)
+        self._check_sfreq(sfreq)
         if isinstance(X, WindowsArray):  # read on demand, never stacked
             return self._scale(self._check_trial_shape(X))
         shape = getattr(X, "shape", None)
@@ -1863,7 +1874,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             Accuracy.
         """
         if y is None:
-            X, y, _ = self._as_array(X, None)
+            X, y, sfreq = self._as_array(X, None)
+            self._check_sfreq(sfreq)
             if y is None:
                 raise ValueError("y is required when X is an array.")
         return super().score(X, y, sample_weight=sample_weight)

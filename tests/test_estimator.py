@@ -577,6 +577,23 @@ def test_epochs_channels_matched_by_name():
     assert tiny_clf(max_epochs=1).fit(*noise_data()).ch_names_ is None
 
 
+def test_epochs_at_another_sampling_rate_are_refused():
+    epochs = _mixed_epochs()
+    clf = tiny_clf(max_epochs=1).fit(epochs)
+    # the same number of samples at twice the rate: half the time span
+    faster = mne.EpochsArray(epochs.get_data(), epochs.info.copy(), events=epochs.events,
+                             event_id=epochs.event_id, verbose=False)
+    with faster.info._unlock():
+        faster.info["sfreq"] = 2 * epochs.info["sfreq"]
+    message = (rf"sampled at {2 * epochs.info['sfreq']:g} Hz, but this "
+               rf"NeuroSketchClassifier was fitted at {epochs.info['sfreq']:g} Hz")
+    with pytest.raises(ValueError, match=message):
+        clf.predict(faster)
+    with pytest.raises(ValueError, match=message):
+        clf.score(faster)
+    clf.predict(epochs)  # the fit's own rate passes
+
+
 # ---------------------------------------------------------------------------
 # Hardening: save / load
 # ---------------------------------------------------------------------------
