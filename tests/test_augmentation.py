@@ -251,7 +251,7 @@ def test_recipe_augmentation_object():
     flip = [RandomShift(1.0, 3)]  # input transforms replace shift, noise, masking
     assert [type(t) for t in recipe.make_transforms(0, inputs=flip)] == [RandomShift,
                                                                        Mixup]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         RecipeAugmentation(0.5)  # keyword-only, as its fields are named parameters
 
 

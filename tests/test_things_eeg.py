@@ -12,6 +12,7 @@ from mne_neurosketch.datasets import (
     ThingsEEGMOABB,
     simulate_things_eeg,
 )
+from mne_neurosketch.datasets._pickle import UnsafePickleError
 from mne_neurosketch.paradigms import MultiClassDecoding
 
 CH17 = "P7 P5 P3 P1 Pz P2 P4 P6 P8 PO7 PO3 POz PO4 PO8 O1 Oz O2".split()
@@ -140,6 +141,6 @@ def test_bad_inputs(tmp_path):
     boom = _Boom()
     boom.marker = marker
     np.save(fname, dict(good, times=boom), allow_pickle=True)
-    with pytest.raises(Exception, match="Refusing to unpickle"):
+    with pytest.raises(UnsafePickleError, match="Refusing to unpickle"):
         ThingsEEG(1, path=root, cache=False)
     assert not marker.exists()
