@@ -24,24 +24,14 @@ from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from mne_neurosketch import NeuroSketchClassifier
+from test_estimator import TINY
+
+# records what reached the classifier's fit (a list shared by MOABB's clones)
+from test_finetune import RecordingClassifier as Recorder
+
 from mne_neurosketch.alignment import EuclideanAlignment, RiemannianAlignment
 
-TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), stem_channels=(8, 8, 8), head_dim=2)
 N_EVENTS = 20  # trials per subject
-
-
-class Recorder(NeuroSketchClassifier):
-    """Records what MOABB routed to fit (a list shared by MOABB's clones)."""
-
-    calls = []
-
-    def fit(self, X, y=None, *, subjects=None, X_target_labeled=None,
-            y_target_labeled=None):
-        super().fit(X, y, subjects=subjects, X_target_labeled=X_target_labeled,
-                    y_target_labeled=y_target_labeled)
-        type(self).calls.append(self.n_finetune_trials_)
-        return self
 
 
 class RecordingAlignment(EuclideanAlignment):
@@ -101,17 +91,18 @@ def _evaluation(mode, tmp_path):
 def test_cross_subject_every_mode(mode, tmp_path):
     Recorder.calls, RecordingAlignment.calls = [], []
     results = _evaluation(mode, tmp_path).process(_pipelines())
+    finetuned = [call["n_finetune"] for call in Recorder.calls]
     assert len(results) == 9  # 3 target subjects x 3 pipelines
     assert np.isfinite(results["score"]).all()
     cs_mode = CrossSubjectMode(mode)
     size = cs_mode.calibration_size
     # the labeled calibration reaches the classifier, which fine-tunes on it
-    assert len(Recorder.calls) == 6  # two networks x 3 target subjects
+    assert len(finetuned) == 6  # two networks x 3 target subjects
     if cs_mode.calibration_labeled:
         expected = round(size * N_EVENTS)
-        assert all(abs(n - expected) <= 1 for n in Recorder.calls), Recorder.calls
+        assert all(abs(n - expected) <= 1 for n in finetuned), finetuned
     else:
-        assert Recorder.calls == [0] * 6
+        assert finetuned == [0] * 6
     # the unlabelled target trials reach the aligner that asked for them
     assert len(RecordingAlignment.calls) == 3
     if size and not cs_mode.calibration_labeled:
@@ -127,7 +118,7 @@ def test_cross_subject_trialwise(tmp_path):
     results = _evaluation("train_trialwise", tmp_path).process(
         {"NeuroSketch": pipes.pop("NeuroSketch")})
     assert len(results) == 3 and np.isfinite(results["score"]).all()
-    assert Recorder.calls == [0] * 3
+    assert [call["n_finetune"] for call in Recorder.calls] == [0] * 3
     # each alignment says what it needs instead of guessing a reference
     for name, pipe in pipes.items():
         with pytest.raises(ValueError, match="single trial and has no target reference"):
