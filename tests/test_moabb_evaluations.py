@@ -23,7 +23,6 @@ from pyriemann.tangentspace import TangentSpace
 from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-
 from test_estimator import TINY
 
 # records what reached the classifier's fit (a list shared by MOABB's clones)
