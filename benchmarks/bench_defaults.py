@@ -43,6 +43,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
 CASES = ("kalunga", "muse", "muse-256", "muse-64", "sim-seeddv")
+#: The classical pipeline of each paradigm (SSVEP / multi-class, ERP).
+CLASSICAL = ("TSLR", "XdawnTSLR")
 
 
 def previous_budget(n_trials):
@@ -112,11 +114,11 @@ def load_case(case, subjects):
 # ---------------------------------------------------------------------------
 # one fit
 # ---------------------------------------------------------------------------
-def _estimator(pipeline, n_train, seed, paradigm_p300, amp):
+def _estimator(pipeline, n_train, seed, amp):
     from mne_neurosketch import NeuroSketchClassifier
     from mne_neurosketch.benchmark.pipelines import make_pipeline
 
-    if pipeline in ("TSLR", "XdawnTSLR"):
+    if pipeline in CLASSICAL:
         return make_pipeline(pipeline)
     module = "EEGNet" if pipeline == "EEGNet" else "NeuroSketch"
     budget = {}
@@ -137,8 +139,8 @@ def run_one(job):
     case, subject, seed, pipeline, amp, X, y, X_classical, scoring = job
     idx = np.arange(len(y))
     train, test = train_test_split(idx, test_size=0.2, stratify=y, random_state=seed)
-    est = _estimator(pipeline, len(train), seed, scoring == "roc_auc", amp)
-    data = X_classical if pipeline in ("TSLR", "XdawnTSLR") else X
+    est = _estimator(pipeline, len(train), seed, amp)
+    data = X_classical if pipeline in CLASSICAL else X
     t0 = time.perf_counter()
     est.fit(data[train], y[train])
     fit_time = time.perf_counter() - t0
@@ -198,7 +200,7 @@ def run(args):
     done = {_key(r) for r in _read(out)}
     jobs = list(_jobs(args.cases, args.seeds, args.subjects, done, args.fp32_case))
     # the slow NeuroSketch fits first, so that two workers finish together
-    jobs.sort(key=lambda j: (j[3] in ("TSLR", "XdawnTSLR", "EEGNet"), -len(j[6])))
+    jobs.sort(key=lambda j: (j[3] in (*CLASSICAL, "EEGNet"), -len(j[6])))
     with ProcessPoolExecutor(args.jobs) as pool, open(out, "a") as fid:
         futures = [pool.submit(run_one, job) for job in jobs]
         for fut in tqdm(as_completed(futures), total=len(futures), desc="fits"):
@@ -231,7 +233,7 @@ def summarize(path):
     rows = pd.concat([rows, *shared], ignore_index=True)
     auto = rows[rows.amp == "auto"]
     order = [c for c in CASES if c in set(auto.case)]
-    pipes = ["NeuroSketch", "NeuroSketch-previous", "EEGNet", "TSLR", "XdawnTSLR"]
+    pipes = ["NeuroSketch", "NeuroSketch-previous", "EEGNet", *CLASSICAL]
     lines = [
         "Defaults on datasets of several sizes",
         "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import logger
-from .store import _as_store
+from .store import _as_store, _distinct
 
 __all__ = ["format_table", "make_report", "summary_table", "warn_few_subjects"]
 
@@ -189,8 +189,8 @@ def _budget(fold_df: pd.DataFrame) -> pd.DataFrame:
                 pipeline=pipeline,
                 params_hash=h,
                 budget=", ".join(f"{k}={v}" for k, v in budget.items()) or "-",
-                device=",".join(sorted(set(grp["device"]))),
-                numerics=",".join(sorted(set(grp["numerics"]) - {""})) or "-",
+                device=_distinct(grp["device"]),
+                numerics=_distinct(grp["numerics"]) or "-",
                 fits=len(grp),
                 fit_time_total_s=round(float(grp["fit_time"].sum()), 1),
             )

@@ -134,16 +134,21 @@ def _fit_hash(estimator, paradigm) -> tuple[str, str, dict]:
     return params_hash(estimator), sha1(text.encode()).hexdigest()[:12], params
 
 
+def _final_step(estimator):
+    """The estimator itself, or the last step of a Pipeline."""
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
 def _numerics_of(estimator) -> str:
     """How a fitted network computed: its training and inference paths."""
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    final = _final_step(estimator)
     paths = [getattr(final, name, None) for name in ("train_path_", "inference_path_")]
     return " / ".join(p for p in paths if p)  # no "|": it lands in Markdown tables
 
 
 def _device_of(estimator) -> str:
     """Where a fitted estimator ran."""
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    final = _final_step(estimator)
     net = getattr(final, "net_", None)
     if net is not None and getattr(net, "device", None) is not None:
         return str(net.device)

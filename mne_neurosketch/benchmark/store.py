@@ -422,6 +422,7 @@ class ResultsStore:
 
 
 def _distinct(values) -> str:
+    """The distinct non-empty values, sorted and comma-joined (one cell)."""
     return ",".join(sorted(set(values) - {""}))
 
 
