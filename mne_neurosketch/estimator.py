@@ -40,8 +40,13 @@ from .numerics import (
     CHECK_TRIALS,
     check_amp,
     cpu_fast_path,
-    dtype_name,
+    cudnn_benchmark,
     inference_dtype,
+    names_cuda,
+    resolve_compile,
+    resolve_device,
+    resolve_flag,
+    train_path,
     training_dtype,
 )
 from .training import (
@@ -438,76 +443,6 @@ def _is_dataset(X):
     return isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor)
 
 
-def _resolve_device(device):
-    if device == "auto" or device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            "Invalid value for the 'device' parameter. Allowed values are 'auto', "
-            f"'cpu', 'cuda' or 'cuda:N', but got {device!r} instead."
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available on this machine. "
-            "Use device='auto' or device='cpu'."
-        )
-    return str(dev)
-
-
-def _names_cuda(device):
-    try:
-        return device != "auto" and torch.device(device).type == "cuda"
-    except (RuntimeError, TypeError):
-        return False  # _resolve_device explains what is wrong
-
-
-#: ``compile="auto"`` compiles the training step from this many optimizer
-#: steps (epochs x batches) on: ``torch.compile`` costs a fixed time that a
-#: short fit does not earn back. ``benchmarks/bench_fit_speed.py`` measured
-#: NeuroSketch-Base (62 x 400, batch 64) on a shared 2-core CPU: 277 s of
-#: compilation, then 2.6x the eager loop's samples/s, so it paid after about
-#: ten steps there. The threshold is set far above that so that short fits
-#: (tests, the gallery, quick checks) never wait for a compiler; the recipe's
-#: 500 epochs of a few batches reach it.
-COMPILE_MIN_STEPS = 2000
-
-
-def _resolve_compile(compile, n_steps):
-    if compile == "auto":
-        return n_steps >= COMPILE_MIN_STEPS
-    if isinstance(compile, (bool, np.bool_)):
-        return bool(compile)
-    raise ValueError(
-        "Invalid value for the 'compile' parameter. Allowed values are 'auto', "
-        f"True and False, but got {compile!r} instead."
-    )
-
-
-def _train_path(device, amp_dtype, channels_last, compiled):
-    """A short description of the training path, e.g. ``"cpu: bf16+compile"``."""
-    names = [dtype_name(amp_dtype)]
-    if channels_last:
-        names.append("channels_last")
-    if torch.device(device).type == "cuda":
-        names.append("fused AdamW")
-    if compiled:
-        names.append("compile")
-    return f"{torch.device(device).type}: {'+'.join(names)}"
-
-
-def _resolve_flag(name, value, device):
-    if value == "auto":
-        return torch.device(device).type == "cuda"
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise ValueError(
-        f"Invalid value for the '{name}' parameter. Allowed values are 'auto', "
-        f"True and False, but got {value!r} instead."
-    )
-
-
 # ---------------------------------------------------------------------------
 # The augmentation parameter
 # ---------------------------------------------------------------------------
@@ -702,20 +637,6 @@ def _check_save_file(data, path, name):
             f"{'; '.join(problems)}. The file is damaged or was edited; save the "
             "estimator again."
         )
-
-
-@contextlib.contextmanager
-def _cudnn_benchmark(device):
-    """Let cuDNN pick the fastest convolution algorithms while on CUDA."""
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    old = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = old
 
 
 @contextlib.contextmanager
@@ -1475,8 +1396,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         cuda = torch.device(device).type == "cuda"
         amp_dtype = training_dtype(self.amp, device, module_cls, module_init,
                                    check_trials)
-        channels_last = _resolve_flag("channels_last", self.channels_last, device)
-        compiled = _resolve_compile(self.compile, n_steps)
+        channels_last = resolve_flag("channels_last", self.channels_last, device)
+        compiled = resolve_compile(self.compile, n_steps)
         net = _RecipeNet(
             module_cls,
             augmentation=augmentation,
@@ -1511,7 +1432,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             verbose=0,
             **{f"module__{k}": v for k, v in module_init.items()},
         )
-        net.train_path = _train_path(device, amp_dtype, channels_last, compiled)
+        net.train_path = train_path(device, amp_dtype, channels_last, compiled)
         net.signal_args_set_ = True  # the module's signal kwargs are explicit
         return net
 
@@ -1669,7 +1590,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         dev = torch.device(device)
         cuda_ids = [] if dev.type != "cuda" else [
             dev.index if dev.index is not None else torch.cuda.current_device()]
-        with torch.random.fork_rng(devices=cuda_ids), _cudnn_benchmark(device):
+        with torch.random.fork_rng(devices=cuda_ids), cudnn_benchmark(device):
             torch.manual_seed(seed)
             if start is not None:
                 net.initialize()  # the optimizer keeps the parameters loaded next
@@ -1763,7 +1684,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             X_tr = self._scale(X_tr)
             X_va = None if X_va is None else self._scale(X_va)
             batch_size = self._train_batch_size(len(y), len(y_tr), y_va, X_valid)
-            device = _resolve_device(self.device)
+            device = resolve_device(self.device)
             self.n_chans_, self.n_times_ = int(X.shape[1]), int(X.shape[2])
             self.n_bands_ = int(X.shape[3]) if len(X.shape) == 4 else 1
             X_t, y_t = self._check_target(X_target_labeled, y_target_labeled,
@@ -1837,7 +1758,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             if ("inference" not in net.__dict__  # unpickled or loaded
                     or net.inference_version != _weights_version(net.module_)):
                 self.inference_path_ = self._prepare_inference()  # or new weights
-            with _cudnn_benchmark(self.net_.device), _keep_global_rng():
+            with cudnn_benchmark(self.net_.device), _keep_global_rng():
                 return self.net_.predict_proba(X)
 
     def predict(self, X):
@@ -2007,7 +1928,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             params["module"] = module
         if device is None:
             device = params.get("device", "auto")
-            if _names_cuda(device) and not torch.cuda.is_available():
+            if names_cuda(device) and not torch.cuda.is_available():
                 warn(f"{path} was saved with device={device!r}, which is not "
                      "available here; loading on the CPU.")
                 device = "cpu"
@@ -2032,7 +1953,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         est.augmentation_ = fit["augmentation"]
         args = fit["net_args"]
         net = est._build_net(module_cls, module_init, batch_size=args["batch_size"],
-                             n_train=args["n_train"], device=_resolve_device(device),
+                             n_train=args["n_train"], device=resolve_device(device),
                              seeds=_Seeds(*args["seeds"]), finetune=args["finetune"])
         try:
             with torch.random.fork_rng(devices=[]):  # init weights are overwritten

@@ -29,6 +29,8 @@ everywhere, emulated or not.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -219,3 +221,93 @@ def inference_dtype(amp, device, trained_dtype):
     if torch.device(device).type == "cpu" and not cpu_has_bf16():
         return None
     return trained_dtype
+
+
+def resolve_device(device):
+    if device == "auto" or device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            "Invalid value for the 'device' parameter. Allowed values are 'auto', "
+            f"'cpu', 'cuda' or 'cuda:N', but got {device!r} instead."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine. "
+            "Use device='auto' or device='cpu'."
+        )
+    return str(dev)
+
+
+
+def names_cuda(device):
+    try:
+        return device != "auto" and torch.device(device).type == "cuda"
+    except (RuntimeError, TypeError):
+        return False  # resolve_device explains what is wrong
+
+
+
+#: ``compile="auto"`` compiles the training step from this many optimizer
+#: steps (epochs x batches) on: ``torch.compile`` costs a fixed time that a
+#: short fit does not earn back. ``benchmarks/bench_fit_speed.py`` measured
+#: NeuroSketch-Base (62 x 400, batch 64) on a shared 2-core CPU: 277 s of
+#: compilation, then 2.6x the eager loop's samples/s, so it paid after about
+#: ten steps there. The threshold is set far above that so that short fits
+#: (tests, the gallery, quick checks) never wait for a compiler; the recipe's
+#: 500 epochs of a few batches reach it.
+COMPILE_MIN_STEPS = 2000
+
+
+
+def resolve_compile(compile, n_steps):
+    if compile == "auto":
+        return n_steps >= COMPILE_MIN_STEPS
+    if isinstance(compile, (bool, np.bool_)):
+        return bool(compile)
+    raise ValueError(
+        "Invalid value for the 'compile' parameter. Allowed values are 'auto', "
+        f"True and False, but got {compile!r} instead."
+    )
+
+
+
+def train_path(device, amp_dtype, channels_last, compiled):
+    """A short description of the training path, e.g. ``"cpu: bf16+compile"``."""
+    names = [dtype_name(amp_dtype)]
+    if channels_last:
+        names.append("channels_last")
+    if torch.device(device).type == "cuda":
+        names.append("fused AdamW")
+    if compiled:
+        names.append("compile")
+    return f"{torch.device(device).type}: {'+'.join(names)}"
+
+
+
+def resolve_flag(name, value, device):
+    if value == "auto":
+        return torch.device(device).type == "cuda"
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(
+        f"Invalid value for the '{name}' parameter. Allowed values are 'auto', "
+        f"True and False, but got {value!r} instead."
+    )
+
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(device):
+    """Let cuDNN pick the fastest convolution algorithms while on CUDA."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    old = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = old

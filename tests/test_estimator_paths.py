@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mne_neurosketch.estimator import (
-    COMPILE_MIN_STEPS,
-    NeuroSketchClassifier,
-    _resolve_compile,
-)
+from mne_neurosketch.estimator import NeuroSketchClassifier
+from mne_neurosketch.numerics import COMPILE_MIN_STEPS, resolve_compile
 
 TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), stem_channels=(8, 8, 8), head_dim=2)
 
@@ -59,10 +56,10 @@ def test_forced_bf16_paths():
 
 
 def test_compile_choice():
-    assert _resolve_compile("auto", COMPILE_MIN_STEPS) is True
-    assert _resolve_compile("auto", COMPILE_MIN_STEPS - 1) is False
-    assert _resolve_compile(False, 10**6) is False
-    assert _resolve_compile(True, 1) is True
+    assert resolve_compile("auto", COMPILE_MIN_STEPS) is True
+    assert resolve_compile("auto", COMPILE_MIN_STEPS - 1) is False
+    assert resolve_compile(False, 10**6) is False
+    assert resolve_compile(True, 1) is True
     X, y = _data()
     # a 3-step fit does not compile under "auto"
     assert "compile" not in _clf(amp=False).fit(X, y).train_path_

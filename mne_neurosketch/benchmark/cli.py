@@ -399,17 +399,17 @@ def _print_settings(settings: dict, args) -> None:
 
 def _check_device(device: str, local: bool) -> None:
     """Refuse a device name torch does not know (and, run here, a missing GPU)."""
-    from ..estimator import _resolve_device
+    from ..numerics import resolve_device
 
     if local:
-        _resolve_device(device)
+        resolve_device(device)
         return
     import torch
 
     try:  # on a cluster, the workers may have the GPU this machine lacks
         torch.device(device if device != "auto" else "cpu")
     except (RuntimeError, TypeError):
-        _resolve_device(device)  # raises the estimator's message
+        resolve_device(device)  # raises the estimator's message
 
 
 def _short(subjects) -> str:

@@ -27,7 +27,8 @@ def fixture_epochs(n=60, n_chans=4, n_times=96, seed=0):
     y = rng.permutation(np.arange(n) % 3)
     t = np.arange(n_times) / n_times
     X = rng.standard_normal((n, n_chans, n_times))
-    X[:, :2] += 0.8 * np.sin(2 * np.pi * np.array([3.0, 6.0, 9.0])[y][:, None] * t)[:, None]
+    freq = np.array([3.0, 6.0, 9.0])[y][:, None]
+    X[:, :2] += 0.8 * np.sin(2 * np.pi * freq * t)[:, None]
     info = mne.create_info([f"EEG{i}" for i in range(n_chans)], 96.0, "eeg")
     events = np.c_[np.arange(n) * 200, np.zeros(n, int), y + 1]
     epochs = mne.EpochsArray(X * 1e-5, info, events, event_id={"a": 1, "b": 2, "c": 3},
