@@ -36,6 +36,10 @@ path : path-like | None
     The corpus folder; ``None`` reads the MNE config key
     ``MNE_DATASETS_<CODE>_PATH``."""
 
+docdict["cache"] = """\
+cache : bool
+    Use the on-disk cache of preprocessed windows."""
+
 docdict["cache_dir"] = """\
 cache_dir : path-like | None
     Cache folder of the preprocessed windows; ``None`` uses
@@ -44,6 +48,10 @@ cache_dir : path-like | None
 docdict["subjects_evaluate"] = """\
 subjects : list of int | None
     Subjects to evaluate; ``None`` keeps all."""
+
+docdict["drop_flat"] = """\
+drop_flat : bool
+    Drop trials with a flat channel (the paper's ``check_ieeg``)."""
 
 # ---------------------------------------------------------------- scale-out
 docdict["scheduler"] = """\

@@ -30,6 +30,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .utils import _check_subjects
+
 __all__ = ["EuclideanAlignment", "RiemannianAlignment"]
 
 
@@ -119,7 +121,7 @@ class _Recentring(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         X = self._check_X(X)
-        self._check_subjects(subjects, len(X))
+        _check_subjects(subjects, len(X))
         self.n_features_in_ = X.shape[1]
         target = self._target(X_target_unlabeled, X_target_labeled)
         self.target_whitener_ = None if target is None else self._whitener(target)
@@ -184,14 +186,6 @@ class _Recentring(TransformerMixin, BaseEstimator):
                 )
             whitener = self._whitener(X)
         return self._apply(X, whitener).astype(dtype, copy=False)
-
-    @staticmethod
-    def _check_subjects(subjects, n_trials):
-        if subjects is not None and len(subjects) != n_trials:
-            raise ValueError(
-                f"subjects has {len(subjects)} entries but X has {n_trials} trials. "
-                "Pass the subject of each training trial."
-            )
 
 
 class EuclideanAlignment(_Recentring):

@@ -1,4 +1,4 @@
-"""The NeuroSketch training recipe as braindecode transforms, loss and schedule.
+"""The NeuroSketch training recipe's augmentations as braindecode transforms.
 
 The reference implementation (Zhang et al. 2025) augments every training
 batch with, in this order: a random time shift, additive Gaussian noise at a
@@ -20,25 +20,25 @@ drawn SNR in every band.
 
 from __future__ import annotations
 
-import math
+import copy
 
 import numpy as np
 import torch
 from braindecode.augmentation import ChannelsDropout, Transform
 from braindecode.augmentation import Mixup as _BraindecodeMixup
-from sklearn.base import BaseEstimator
-from torch import nn
-from torch.nn import functional as F
+from sklearn.base import BaseEstimator, clone
+
+# The loss and the schedule live in training.py; pickles name them here.
+from .training import OneHotBCEWithLogitsLoss, WarmupCosineSchedule  # noqa: F401
+from .utils import _check_option, _Rule
 
 __all__ = [
     "ChannelMasking",
     "Mixup",
-    "OneHotBCEWithLogitsLoss",
-    "RandomShift",
+        "RandomShift",
     "RecipeAugmentation",
     "SNRNoise",
     "TimeMasking",
-    "WarmupCosineSchedule",
     "make_recipe_transforms",
 ]
 
@@ -410,7 +410,7 @@ class TimeMasking(_BatchWiseMixin, Transform):
 
 
 # ---------------------------------------------------------------------------
-# Mixup and its loss
+# Mixup
 # ---------------------------------------------------------------------------
 def mixup(X, y, lam, idx_perm):
     """Mix each trial with another one of the batch (vectorised).
@@ -485,102 +485,6 @@ class Mixup(_BraindecodeMixup):
         return X, (y, y, lam)
 
 
-def _soft_targets(target, n_classes, dtype):
-    """Targets as a ``(batch, n_classes)`` float tensor of class weights."""
-    if isinstance(target, (tuple, list)):
-        y_a, y_b, lam = target
-        lam = torch.as_tensor(lam, dtype=dtype).view(-1, 1)
-        return lam * _soft_targets(y_a, n_classes, dtype) + (1 - lam) * _soft_targets(
-            y_b, n_classes, dtype
-        )
-    if target.ndim == 2:  # already one-hot or soft
-        return target.to(dtype)
-    return F.one_hot(target.long(), n_classes).to(dtype)
-
-
-class OneHotBCEWithLogitsLoss(nn.Module):
-    """BCE-with-logits on one-hot targets, mixup-aware.
-
-    The reference trains with :class:`torch.nn.BCEWithLogitsLoss` on one-hot
-    (or mixed one-hot) targets, averaged over trials and classes. Targets may
-    be integer labels ``(batch,)``, soft targets ``(batch, n_classes)``, or
-    the ``(y_a, y_b, lam)`` triple of :class:`Mixup`; since the loss is
-    linear in the targets, the triple gives the same value as the mixed
-    one-hot targets.
-    """
-
-    def forward(self, logits, target):
-        """Compute the loss.
-
-        Parameters
-        ----------
-        logits : torch.Tensor
-            Shape ``(batch, n_classes)``.
-        target : torch.Tensor | tuple of torch.Tensor
-            See the class description.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            Scalar loss.
-        """
-        logits = logits.float()
-        soft = _soft_targets(target, logits.shape[-1], logits.dtype)
-        return F.binary_cross_entropy_with_logits(logits, soft.to(logits.device))
-
-
-# ---------------------------------------------------------------------------
-# Learning-rate schedule
-# ---------------------------------------------------------------------------
-class WarmupCosineSchedule:
-    """Linear warm-up then cosine decay, as a ``LambdaLR`` multiplier.
-
-    The multiplier is ``step / n_warmup`` during the first
-    ``n_warmup = ceil(warmup_ratio * total_steps)`` steps, then
-    ``0.5 * (1 + cos(pi * progress))`` with ``progress`` going from 0 to 1
-    over the remaining steps (the Hugging Face ``cosine`` schedule the
-    reference trains with). A picklable callable for
-    :class:`torch.optim.lr_scheduler.LambdaLR`, stepped once per batch.
-
-    Parameters
-    ----------
-    total_steps : int
-        Number of optimiser steps of the whole training.
-    warmup_ratio : float, default=0.1
-        Fraction of ``total_steps`` used for the warm-up.
-    """
-
-    def __init__(self, total_steps, warmup_ratio=0.1):
-        if total_steps < 1:
-            raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
-        _check_probability("warmup_ratio", warmup_ratio)
-        self.total_steps = int(total_steps)
-        self.warmup_ratio = warmup_ratio
-        self.n_warmup = math.ceil(warmup_ratio * total_steps)
-
-    def __call__(self, step):
-        """Return the learning-rate multiplier at ``step``.
-
-        Parameters
-        ----------
-        step : int
-            Optimiser steps taken so far.
-
-        Returns
-        -------
-        factor : float
-            Multiplier of the base learning rate.
-        """
-        if step < self.n_warmup:
-            return step / max(1, self.n_warmup)
-        progress = (step - self.n_warmup) / max(1, self.total_steps - self.n_warmup)
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
-
-    def __repr__(self):
-        return (f"{type(self).__name__}(total_steps={self.total_steps}, "
-                f"warmup_ratio={self.warmup_ratio})")
-
-
 def make_recipe_transforms(*, transforms=None, random_state=None, **recipe):
     """Build the recipe's augmentations, in the reference's order.
 
@@ -604,3 +508,35 @@ def make_recipe_transforms(*, transforms=None, random_state=None, **recipe):
         The transforms, mixup last (possibly empty).
     """
     return RecipeAugmentation(**recipe).make_transforms(random_state, inputs=transforms)
+
+
+# ---------------------------------------------------------------------------
+# The estimator's ``augmentation`` parameter
+# ---------------------------------------------------------------------------
+def resolve_augmentation(augmentation):
+    """A fit's augmentation: a RecipeAugmentation copy, a list copy, or None.
+
+    ``augmentation`` is :class:`~mne_neurosketch.NeuroSketchClassifier`'s
+    parameter: ``"recipe"``, ``"off"``, ``None``, a :class:`RecipeAugmentation`
+    or a list of braindecode transforms.
+    """
+    _check_option("augmentation", augmentation, ("recipe", "off", None, _Rule(
+        "a RecipeAugmentation", lambda v: isinstance(v, RecipeAugmentation)), _Rule(
+        "a list of braindecode transforms", lambda v: isinstance(v, (list, tuple))
+        and all(isinstance(t, torch.nn.Module) for t in v))))
+    if augmentation is None or augmentation == "off":
+        return None
+    if isinstance(augmentation, str):
+        return RecipeAugmentation()
+    if isinstance(augmentation, RecipeAugmentation):
+        return clone(augmentation)
+    return copy.deepcopy(list(augmentation))
+
+
+def transforms_of(augmentation, seed):
+    """The transforms of a resolved augmentation, seeded (recipe) or copied (list)."""
+    if augmentation is None:
+        return []
+    if isinstance(augmentation, RecipeAugmentation):
+        return augmentation.make_transforms(seed)
+    return copy.deepcopy(list(augmentation))

@@ -263,14 +263,10 @@ COMPILE_MIN_STEPS = 2000
 
 
 def resolve_compile(compile, n_steps):
+    _check_option("compile", compile, ("auto", True, False))
     if compile == "auto":
         return n_steps >= COMPILE_MIN_STEPS
-    if isinstance(compile, (bool, np.bool_)):
-        return bool(compile)
-    raise ValueError(
-        "Invalid value for the 'compile' parameter. Allowed values are 'auto', "
-        f"True and False, but got {compile!r} instead."
-    )
+    return bool(compile)
 
 
 
@@ -288,14 +284,10 @@ def train_path(device, amp_dtype, channels_last, compiled):
 
 
 def resolve_flag(name, value, device):
+    _check_option(name, value, ("auto", True, False))
     if value == "auto":
         return torch.device(device).type == "cuda"
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise ValueError(
-        f"Invalid value for the '{name}' parameter. Allowed values are 'auto', "
-        f"True and False, but got {value!r} instead."
-    )
+    return bool(value)
 
 
 

@@ -7,9 +7,8 @@ the speed they measure is the speed users get. The pieces:
 - :func:`recipe_param_groups` / :func:`make_adamw`: AdamW whose weight decay
   skips biases and normalisation parameters, with an optional learning-rate
   scale for the body when fine-tuning; fused on CUDA;
-- :class:`~mne_neurosketch.augmentation.OneHotBCEWithLogitsLoss` (one-hot,
-  mixup-able targets) and :class:`~mne_neurosketch.augmentation.WarmupCosineSchedule`,
-  the recipe's loss and schedule, re-exported here;
+- :class:`OneHotBCEWithLogitsLoss` (one-hot, mixup-able targets) and
+  :class:`WarmupCosineSchedule`, the recipe's loss and learning-rate schedule;
 - :class:`TrainStep`: augmentation on the device, autocast, gradient-norm
   clipping, the optimizer update, and optionally ``torch.compile``,
   channels-last and a CUDA graph;
@@ -23,12 +22,12 @@ PyTorch loop; ``benchmarks/bench_models.py`` the step's variants.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
-
-from .augmentation import OneHotBCEWithLogitsLoss, WarmupCosineSchedule
+from torch.nn import functional as F
 
 __all__ = [
     "DeviceBatches",
@@ -38,6 +37,104 @@ __all__ = [
     "make_adamw",
     "recipe_param_groups",
 ]
+
+
+def _soft_targets(target, n_classes, dtype):
+    """Targets as a ``(batch, n_classes)`` float tensor of class weights."""
+    if isinstance(target, (tuple, list)):
+        y_a, y_b, lam = target
+        lam = torch.as_tensor(lam, dtype=dtype).view(-1, 1)
+        return lam * _soft_targets(y_a, n_classes, dtype) + (1 - lam) * _soft_targets(
+            y_b, n_classes, dtype
+        )
+    if target.ndim == 2:  # already one-hot or soft
+        return target.to(dtype)
+    return F.one_hot(target.long(), n_classes).to(dtype)
+
+
+
+class OneHotBCEWithLogitsLoss(nn.Module):
+    """BCE-with-logits on one-hot targets, mixup-aware.
+
+    The reference trains with :class:`torch.nn.BCEWithLogitsLoss` on one-hot
+    (or mixed one-hot) targets, averaged over trials and classes. Targets may
+    be integer labels ``(batch,)``, soft targets ``(batch, n_classes)``, or
+    the ``(y_a, y_b, lam)`` triple of :class:`Mixup`; since the loss is
+    linear in the targets, the triple gives the same value as the mixed
+    one-hot targets.
+    """
+
+    def forward(self, logits, target):
+        """Compute the loss.
+
+        Parameters
+        ----------
+        logits : torch.Tensor
+            Shape ``(batch, n_classes)``.
+        target : torch.Tensor | tuple of torch.Tensor
+            See the class description.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        logits = logits.float()
+        soft = _soft_targets(target, logits.shape[-1], logits.dtype)
+        return F.binary_cross_entropy_with_logits(logits, soft.to(logits.device))
+
+
+
+class WarmupCosineSchedule:
+    """Linear warm-up then cosine decay, as a ``LambdaLR`` multiplier.
+
+    The multiplier is ``step / n_warmup`` during the first
+    ``n_warmup = ceil(warmup_ratio * total_steps)`` steps, then
+    ``0.5 * (1 + cos(pi * progress))`` with ``progress`` going from 0 to 1
+    over the remaining steps (the Hugging Face ``cosine`` schedule the
+    reference trains with). A picklable callable for
+    :class:`torch.optim.lr_scheduler.LambdaLR`, stepped once per batch.
+
+    Parameters
+    ----------
+    total_steps : int
+        Number of optimiser steps of the whole training.
+    warmup_ratio : float, default=0.1
+        Fraction of ``total_steps`` used for the warm-up.
+    """
+
+    def __init__(self, total_steps, warmup_ratio=0.1):
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
+        if not 0.0 <= warmup_ratio <= 1.0:
+            raise ValueError(
+                f"warmup_ratio must be between 0 and 1, got {warmup_ratio!r} instead.")
+        self.total_steps = int(total_steps)
+        self.warmup_ratio = warmup_ratio
+        self.n_warmup = math.ceil(warmup_ratio * total_steps)
+
+    def __call__(self, step):
+        """Return the learning-rate multiplier at ``step``.
+
+        Parameters
+        ----------
+        step : int
+            Optimiser steps taken so far.
+
+        Returns
+        -------
+        factor : float
+            Multiplier of the base learning rate.
+        """
+        if step < self.n_warmup:
+            return step / max(1, self.n_warmup)
+        progress = (step - self.n_warmup) / max(1, self.total_steps - self.n_warmup)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(total_steps={self.total_steps}, "
+                f"warmup_ratio={self.warmup_ratio})")
+
 
 
 def _decays(param: torch.Tensor) -> bool:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
 from mne.utils import ProgressBar, logger, set_log_level, use_log_level, warn
 from mne.utils import verbose as _mne_verbose
 
@@ -120,6 +123,25 @@ def _validate_type(item, types, item_name: str = "item"):
     )
 
 
+class _Rule(NamedTuple):
+    """An allowed value of :func:`_check_option` given by a test, e.g. "positive
+    integers" for ``lambda v: ...``; the description goes into the message."""
+
+    description: str
+    test: Callable
+
+
+def _allows(allowed, value) -> bool:
+    if isinstance(allowed, _Rule):
+        return bool(allowed.test(value))
+    if isinstance(value, (bool, np.bool_)) != isinstance(allowed, bool):
+        return False  # True is not 1, nor False 0
+    try:
+        return bool(value == allowed)
+    except (TypeError, ValueError):  # array-valued comparisons
+        return False
+
+
 def _check_option(parameter: str, value, allowed_values, extra: str = ""):
     """Raise a ValueError in MNE's words unless ``value`` is an allowed value.
 
@@ -130,7 +152,8 @@ def _check_option(parameter: str, value, allowed_values, extra: str = ""):
     value : object
         The value to check.
     allowed_values : sequence
-        The allowed values.
+        The allowed values, and :class:`_Rule` s for ranges of them (e.g.
+        positive integers).
     extra : str
         Inserted after the parameter's name (e.g. ``" when method='simple'"``).
 
@@ -140,13 +163,21 @@ def _check_option(parameter: str, value, allowed_values, extra: str = ""):
         The value, unchanged.
     """
     allowed_values = list(allowed_values)
-    try:
-        if value in allowed_values:
-            return value
-    except (TypeError, ValueError):  # unhashable or array-valued comparisons
-        pass
-    options = _join([repr(v) for v in allowed_values], "and")
+    if any(_allows(allowed, value) for allowed in allowed_values):
+        return value
+    options = _join([a.description if isinstance(a, _Rule) else repr(a)
+                     for a in allowed_values], "and")
     raise ValueError(
         f"Invalid value for the {parameter!r} parameter{extra}. Allowed values are "
         f"{options}, but got {value!r} instead."
     )
+
+
+def _check_subjects(subjects, n_trials):
+    """A clear error unless ``subjects`` (MOABB's routed metadata) has one
+    entry per trial."""
+    if subjects is not None and len(subjects) != n_trials:
+        raise ValueError(
+            f"subjects has {len(subjects)} entries but X has {n_trials} trials. "
+            "Pass the subject of each training trial."
+        )

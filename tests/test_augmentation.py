@@ -140,7 +140,7 @@ def test_mixup_is_a_convex_combination_of_inputs_and_targets():
     expected = lam.view(-1, 1, 1) * X + (1 - lam.view(-1, 1, 1)) * X[y_b]
     torch.testing.assert_close(Xm, expected)
     # the loss sees the same convex combination of one-hot targets
-    from mne_neurosketch.augmentation import _soft_targets
+    from mne_neurosketch.training import _soft_targets
 
     soft = _soft_targets((y_a, y_b, lam), n, torch.float32)
     torch.testing.assert_close(soft.sum(1), torch.ones(n))

@@ -367,3 +367,29 @@ def test_bad_arguments_named(fake, tmp_path):
     with pytest.raises(ValueError, match="protocol_params applies to a protocol given"):
         run_benchmark(fake, ["TSLR"], protocol=WithinSession(), results=tmp_path / "r",
                       protocol_params={"n_splits": 2})
+
+
+def test_devices_resolved_as_the_estimator_does(monkeypatch):
+    """Which fits ask a Dask worker for a GPU, and where a fit is said to have run:
+    "auto" resolves through numerics.resolve_device, on a machine with CUDA or not."""
+    from types import SimpleNamespace
+
+    from mne_neurosketch.benchmark._fitting import (
+        _device_of,
+        _device_params,
+        _on_cuda,
+        _uses_device,
+    )
+
+    net = make_pipeline("EEGNet", max_epochs=1, device="auto")
+    assert _device_params(net) == {"device": "auto"}
+    assert _uses_device(net) and not _uses_device(make_pipeline("TSLR"))
+    fitted = SimpleNamespace(device="auto")  # no net_: the parameter is read
+    for cuda in (False, True):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        assert _on_cuda("auto") is cuda
+        assert _on_cuda("cuda:0") is cuda  # named, but absent here: not on a GPU
+        assert not _on_cuda("cpu") and not _on_cuda(None)
+        assert _device_of(fitted) == ("cuda" if cuda else "cpu")
+    assert _device_of(SimpleNamespace(device="cuda:1")) == "cuda:1"  # as it ran
+    assert _device_of(make_pipeline("TSLR")) == "cpu"

@@ -13,10 +13,12 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from mne_neurosketch._estimator.persistence import SAVE_VERSION
 from mne_neurosketch.augmentation import RecipeAugmentation, WarmupCosineSchedule
-from mne_neurosketch.estimator import _SAVE_VERSION, NeuroSketchClassifier
+from mne_neurosketch.estimator import NeuroSketchClassifier
 from mne_neurosketch.inference import cpu_has_bf16
 from mne_neurosketch.models import NeuroSketch
+from mne_neurosketch.models.registry import module_init_kwargs
 
 #: A NeuroSketch small enough for CPU tests (the recipe is unchanged).
 TINY = dict(depths=(1, 1, 1, 1), widths=(8, 8, 8, 8), stem_channels=(8, 8, 8), head_dim=2)
@@ -337,7 +339,8 @@ def test_module_names_and_classes():
     X, y = noise_data()
     large = NeuroSketchClassifier("NeuroSketchLarge", max_epochs=1, batch_size=8,
                                   valid_size=None, verbose=False)
-    assert large._module_init_kwargs(3, 40, 2, None)[1]["preset"] == "large"
+    assert module_init_kwargs(large.module, large.module_kwargs, n_chans=3, n_times=40,
+                              n_outputs=2)[1]["preset"] == "large"
     clf = tiny_clf(module=NeuroSketch, max_epochs=1).fit(X, y)
     assert isinstance(clf.module_, NeuroSketch) and clf.module_.depths == (1, 1, 1, 1)
     with pytest.raises(ValueError, match="Did you mean 'EEGNet'"):
@@ -622,7 +625,7 @@ def test_load_damaged_files_name_file_and_problem(tmp_path):
         "extra": ({**data, "surprise": 1}, r"unexpected field\(s\) \['surprise'\]"),
         "type": ({**data, "n_chans": "3"}, r"field 'n_chans' is a str, expected int"),
         "newer": ({**data, "version": 99}, r"newer mne-neurosketch \(format version 99; "
-                  rf"this one reads versions up to {_SAVE_VERSION}\)\. Upgrade"),
+                  rf"this one reads versions up to {SAVE_VERSION}\)\. Upgrade"),
         "params": ({**data, "params": {**data["params"], "learning_rate": 1}},
                    r"unknown NeuroSketchClassifier parameter\(s\) \['learning_rate'\]"),
         "weights": ({**data, "state_dict": {}}, r"weights in .* do not fit"),
@@ -734,7 +737,7 @@ def test_dataset_is_streamed_like_arrays(n_workers, monkeypatch):
 
 
 def _loader_workers_in(queue):
-    from mne_neurosketch.estimator import _loader_workers
+    from mne_neurosketch._estimator.net import _loader_workers
 
     queue.put(_loader_workers())
 
@@ -743,7 +746,7 @@ def test_loader_workers_config_and_daemons(monkeypatch):
     """Workers come from the config key; none inside daemon processes (Dask)."""
     import multiprocessing
 
-    from mne_neurosketch.estimator import _loader_workers
+    from mne_neurosketch._estimator.net import _loader_workers
 
     monkeypatch.setenv("MNE_NEUROSKETCH_NUM_WORKERS", "3")
     assert _loader_workers() == 3

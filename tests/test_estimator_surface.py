@@ -179,7 +179,7 @@ def _net_settings(net):
                 train_batch=net.iterator_train__batch_size,
                 drop_last=net.iterator_train__drop_last, schedule=repr(schedule),
                 augmentation=repr(net.augmentation), freeze=net.freeze,
-                body_lr_scale=net.body_lr_scale)
+                finetune_lr_scale=net.finetune_lr_scale)
 
 
 def _plain_params(clf):

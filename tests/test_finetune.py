@@ -365,7 +365,7 @@ def test_bad_prefix_and_mismatched_weights(pretrained):
     (dict(X_target_labeled=np.zeros((4, 4, 96))), "X_target_labeled was given "
                                                   "without y_target_labeled"),
     (dict(X_target_labeled=np.zeros((4, 3, 96)), y_target_labeled=np.zeros(4)),
-     "X_target_labeled has trials of shape"),
+     "X_target_labeled has 3 channels, but X has 4"),
     (dict(X_target_labeled=np.zeros((4, 4, 96)), y_target_labeled=[0, 1, 7, 7]),
      r"labels not seen in y: \[7\]"),
     (dict(X_target_labeled=np.zeros((4, 4, 96)), y_target_labeled=[0, 1]),

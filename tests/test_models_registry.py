@@ -8,10 +8,16 @@ from braindecode.models import EEGNet
 from braindecode.models.util import models_dict as braindecode_models
 
 from mne_neurosketch import models
+from mne_neurosketch._estimator.persistence import trusted_classes
 from mne_neurosketch.benchmark.pipelines import PIPELINES
-from mne_neurosketch.estimator import _resolve_module, _trusted_classes
 from mne_neurosketch.models import NeuroSketch, NeuroSketchLarge, NeuroSketchSD
-from mne_neurosketch.models.registry import BASELINES, get_model, registry, resolve_model
+from mne_neurosketch.models.registry import (
+    BASELINES,
+    get_model,
+    registry,
+    resolve_model,
+    resolve_module,
+)
 
 
 def test_large_is_the_large_preset_weight_for_weight():
@@ -62,15 +68,15 @@ def test_models_dict_lists_every_own_model():
 
 
 def test_estimator_and_pipelines_resolve_from_the_registry():
-    assert _resolve_module("NeuroSketch-Large", None) == (
+    assert resolve_module("NeuroSketch-Large", None) == (
         NeuroSketchLarge, {"preset": "large"}
     )
-    assert _resolve_module("EEGNetv4", {"drop_prob": 0.1}) == (
+    assert resolve_module("EEGNetv4", {"drop_prob": 0.1}) == (
         EEGNet, {"drop_prob": 0.1}
     )
     with pytest.raises(ValueError, match="implies preset='large'"):
-        _resolve_module("NeuroSketchLarge", {"preset": "base"})
-    trusted = _trusted_classes()
+        resolve_module("NeuroSketchLarge", {"preset": "base"})
+    trusted = trusted_classes()
     assert trusted["mne_neurosketch.models.neurosketch:NeuroSketchLarge"] is (
         NeuroSketchLarge
     )

@@ -1,4 +1,5 @@
 """Save files written by earlier versions load and predict as they did."""
+import io
 import sys
 from pathlib import Path
 
@@ -41,3 +42,41 @@ def test_fixture_damaged_names_the_field(tmp_path, field):
     torch.save(data, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=str(tmp_path / "bad.pt")):
         NeuroSketchClassifier.load(tmp_path / "bad.pt")
+
+
+#: What a pickle of a fitted NeuroSketchClassifier written before the estimator
+#: was split into rooms (commit 1485538) names, read with pickle's find_class.
+PICKLED_BEFORE_ROOMS = [
+    ("mne_neurosketch.augmentation", "ChannelMasking"),
+    ("mne_neurosketch.augmentation", "Mixup"),
+    ("mne_neurosketch.augmentation", "OneHotBCEWithLogitsLoss"),
+    ("mne_neurosketch.augmentation", "RandomShift"),
+    ("mne_neurosketch.augmentation", "RecipeAugmentation"),
+    ("mne_neurosketch.augmentation", "SNRNoise"),
+    ("mne_neurosketch.augmentation", "TimeMasking"),
+    ("mne_neurosketch.augmentation", "WarmupCosineSchedule"),
+    ("mne_neurosketch.estimator", "NeuroSketchClassifier"),
+    ("mne_neurosketch.estimator", "_Loader"),
+    ("mne_neurosketch.estimator", "_RecipeNet"),
+    ("mne_neurosketch.estimator", "_log_info"),
+    ("mne_neurosketch.estimator", "_softmax"),
+    ("mne_neurosketch.models.neurosketch", "NeuroSketch"),
+]
+
+
+@pytest.mark.parametrize("module, name", PICKLED_BEFORE_ROOMS)
+def test_names_in_earlier_pickles_still_resolve(module, name):
+    import pickle
+
+    found = pickle.Unpickler(io.BytesIO(b"")).find_class(module, name)
+    assert callable(found)
+
+
+def test_pickle_of_a_loaded_fixture_predicts_the_same():
+    import pickle
+
+    epochs, _ = fixture_epochs()
+    clf = NeuroSketchClassifier.load(DATA / "saved_v4.pt", device="cpu")
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(epochs[40:]),
+                                  clf.predict_proba(epochs[40:]))

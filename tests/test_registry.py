@@ -158,7 +158,7 @@ def test_moabb_path_leaves_the_environment_alone(tmp_path, monkeypatch):
 def test_benchmark_arrays_reach_pipelines_in_microvolts(tmp_path, monkeypatch):
     """SEED-DV is stored in volts; MOABB hands the pipelines µV, which the
     estimator's scaling="auto" leaves alone (no second scaling)."""
-    from mne_neurosketch.estimator import _resolve_scaling
+    from mne_neurosketch._estimator.inputs import resolve_scaling
 
     monkeypatch.setenv("MNE_NEUROSKETCH_CACHE_DIR", str(tmp_path / "cache"))
     spec = resolve_dataset("simulated-seeddv", path=tmp_path, subjects=[1])
@@ -166,5 +166,5 @@ def test_benchmark_arrays_reach_pipelines_in_microvolts(tmp_path, monkeypatch):
     windows = get_corpus("seeddv").reader.windows_class(1, path=tmp_path, cache=False)
     volts = np.stack([windows[i][0] for i in range(len(windows))])
     np.testing.assert_allclose(X.std(), volts.std() * 1e6, rtol=1e-4)
-    assert _resolve_scaling("auto", volts) == 1e6
-    assert _resolve_scaling("auto", X) == 1.0
+    assert resolve_scaling("auto", volts) == 1e6
+    assert resolve_scaling("auto", X) == 1.0

@@ -95,7 +95,7 @@ def _positive_int(text):
 
 def _parser() -> argparse.ArgumentParser:
     # Only light modules here: the help must not wait for torch or MOABB.
-    from .. import __version__
+    from .._version import __version__
     from .protocols import PROTOCOLS
 
     parser = argparse.ArgumentParser(

@@ -310,9 +310,7 @@ def pipeline_params(estimator: BaseEstimator) -> dict:
     params = {"class": _stable(estimator)}
     from sklearn.base import BaseEstimator
 
-    all_params = estimator.get_params(deep=True)
-    if hasattr(estimator, "_hash_params"):  # renamed parameters keep stored hashes
-        all_params = estimator._hash_params(all_params)
+    all_params = _as_stored(estimator, estimator.get_params(deep=True))
     owners = {"": estimator}
     owners.update((k, v) for k, v in all_params.items() if isinstance(v, BaseEstimator))
     for name, value in sorted(all_params.items()):
@@ -321,13 +319,47 @@ def pipeline_params(estimator: BaseEstimator) -> dict:
     return params
 
 
+#: Parameters added after benchmark results were first stored, per estimator
+#: class, with the default that keeps the earlier behaviour: the hash leaves
+#: them out at that value, so that stored fits still match on resume.
+_NEUTRAL_DEFAULTS = {
+    "NeuroSketchClassifier": {
+        "warm_start": False, "init_weights": None, "freeze": None,
+        "finetune_lr_scale": 1.0, "finetune_epochs": None, "callbacks": None,
+    },
+}
+#: The recipe's fields that switch an augmentation on.
+_RECIPE_PROBABILITIES = ("mixup_p", "shift_p", "noise_p", "channel_mask_p",
+                         "time_mask_p")
+
+
 def _neutral(owners, name, value):
-    """Whether ``name`` is a later-added parameter at its neutral default
-    (``_hash_neutral_defaults`` of its estimator), left out of the hash so that
-    fits stored before it existed still match."""
+    """Whether ``name`` is a later-added parameter at its neutral default."""
     owner, _, param = name.rpartition("__")
-    defaults = getattr(owners.get(owner), "_hash_neutral_defaults", {})
+    defaults = _NEUTRAL_DEFAULTS.get(type(owners.get(owner)).__name__, {})
     return param in defaults and _stable(value) == _stable(defaults[param])
+
+
+def _as_stored(estimator, params):
+    """A NeuroSketchClassifier's ``params`` as the hash read them before
+    ``augmentation`` replaced the recipe keywords, so that the stored fits of a
+    recipe (or of no augmentation) still match on resume."""
+    if type(estimator).__name__ != "NeuroSketchClassifier":
+        return params
+    from ..augmentation import RecipeAugmentation, resolve_augmentation
+
+    recipe = resolve_augmentation(estimator.augmentation)
+    if recipe is None:
+        recipe = RecipeAugmentation(**dict.fromkeys(_RECIPE_PROBABILITIES, 0.0))
+    if not isinstance(recipe, RecipeAugmentation):
+        return params  # a list of transforms: no stored form
+    params = {k: v for k, v in params.items()
+              if k != "augmentation" and not k.startswith("augmentation__")}
+    if params.get("compile") == "auto":
+        # "auto" replaced the default False; compiling changes the speed of a
+        # fit, not its result, so stored fits keep their key.
+        params["compile"] = False
+    return {**params, **recipe.get_params(), "transforms": None}
 
 
 def params_hash(estimator: BaseEstimator) -> str:

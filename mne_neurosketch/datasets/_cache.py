@@ -48,6 +48,7 @@ from mne import get_config
 
 from .._version import __version__
 from ..utils import logger, warn
+from ._recording import Recording
 
 #: Bump when the layout of an entry changes: old entries are then ignored.
 #: 2: float32 data, CRC-32 of the whole file.
@@ -319,7 +320,7 @@ def _load_array(entry, info, manifest_file, verify):
     return arr
 
 
-def load_entry(entry: Path, sources, *, recording_class, verify=True):
+def load_entry(entry: Path, sources, *, verify=True):
     """Load a cache entry, raising :class:`CacheError` if it is unusable.
 
     Arrays are memory-mapped copy-on-write (``mmap_mode="c"``): in-place edits by the
@@ -347,7 +348,7 @@ def load_entry(entry: Path, sources, *, recording_class, verify=True):
                     rec["metadata"]["dtypes"]
                 )
             recordings.append(
-                recording_class(
+                Recording(
                     data=data,
                     y=y,
                     n_times=rec["n_times"],
@@ -525,8 +526,6 @@ def cached_read(reader, subject, cache_dir, read):
     recordings : list of Recording
         The recordings, memory-mapped from the entry.
     """
-    from .base import Recording
-
     params = reader.cache_params()
     entry = entry_path(cache_dir, reader.code, subject, params)
     sources = reader.source_files(subject)
@@ -534,7 +533,7 @@ def cached_read(reader, subject, cache_dir, read):
     for attempt in range(_ATTEMPTS):
         if os.path.lexists(entry):
             try:
-                recordings = load_entry(entry, sources, recording_class=Recording)
+                recordings = load_entry(entry, sources)
                 logger.info(f"Loaded {reader.code} subject {subject} from cache {entry}")
                 return recordings
             except StaleCacheError as exc:
@@ -554,9 +553,7 @@ def cached_read(reader, subject, cache_dir, read):
             return list(read())
         try:
             # Ours was checked as it was written; another process' is verified.
-            return load_entry(
-                entry, sources, recording_class=Recording, verify=not published
-            )
+            return load_entry(entry, sources, verify=not published)
         except CacheError:
             # Another process discarded the entry in between: start again.
             if attempt == _ATTEMPTS - 1:

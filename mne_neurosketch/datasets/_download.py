@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mne
+
 from ..utils import logger, verbose
-from .base import config_key
+from ._paths import config_key
 
 #: Downloads larger than this (in bytes), or of unknown size, need consent.
 ASK_ABOVE = 200 * 1024**2
@@ -92,8 +95,6 @@ class Source:
 
 def _folder(source: Source, path) -> Path:
     """The corpus folder: under ``path``, else the config key's, else under MNE_DATA."""
-    import mne
-
     if path is not None:
         return Path(path).expanduser() / source.folder
     configured = mne.get_config(config_key(source.code))
@@ -183,8 +184,6 @@ def _fetch_one(remote: Remote, folder: Path, record: dict, force: bool) -> bool:
     if remote.known_hash is None:
         record[remote.fname] = "sha256:" + pooch.file_hash(str(target))
     if remote.unpack:
-        import zipfile
-
         with zipfile.ZipFile(target) as archive:
             archive.extractall(folder)
         (folder / (remote.fname + ".unpacked")).touch()
@@ -234,9 +233,7 @@ def fetch(
     update_path : bool
         Set the corpus' MNE config key to the corpus folder, so that the
         readers find it without ``path=``.
-    verbose : bool | str | int | None
-        Control verbosity of the logging output. If ``None``, use the default
-        verbosity level. See :func:`mne.verbose`.
+    %(verbose)s
 
     Returns
     -------
@@ -264,8 +261,6 @@ def fetch(
                 text = json.dumps(record, indent=1, sort_keys=True)
                 (folder / _RECORD).write_text(text)
     if update_path:
-        import mne
-
         key = config_key(source.code)
         if mne.get_config(key) != str(folder):
             mne.set_config(key, str(folder), set_env=False)
@@ -360,8 +355,6 @@ def manual_data_path(code: str, how: str):
     """
 
     def data_path(path=None):
-        import mne
-
         key = config_key(code)
         folder = path if path is not None else mne.get_config(key)
         if folder is not None and Path(folder).expanduser().is_dir():

@@ -24,7 +24,8 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..utils import logger
+from ..utils import _check_option, logger
+from ._download import Remote, Source, make_data_path
 from ._pickle import load_records
 from ._trials import class_patterns, nonflat_trials
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
@@ -192,8 +193,7 @@ def _to_microvolts(X):
 
 
 _PATH_DOC = (
-    "Folder holding ``derivatives/`` and ``json/`` (or its parent holding "
-    "``Chisco/``); ``None`` reads the MNE config key ``MNE_DATASETS_CHISCO_PATH``."
+    "Folder holding ``derivatives/`` and ``json/`` (or its parent holding ``Chisco/``)"
 )
 
 _PARAMS_DOC = """
@@ -203,8 +203,7 @@ _PARAMS_DOC = """
     source : 'auto' | 'pkl' | 'fif'
         Which derivative to read: ``preprocessed_pkl`` (the paper's), the
         ``preprocessed_fif`` MNE epochs, or ``auto`` (pkl if present, else fif).
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+    %(drop_flat)s"""
 
 
 class _ChiscoReader(CorpusReader):
@@ -232,12 +231,7 @@ class _ChiscoReader(CorpusReader):
 
     def __init__(self, path=None, *, task="read", source="auto", drop_flat=True):
         super().__init__(path, task=task)
-        if source not in _SOURCES:
-            raise ValueError(
-                "Invalid value for the 'source' parameter. Allowed values are 'auto', "
-                f"'pkl' and 'fif', but got {source!r} instead."
-            )
-        self.source = source
+        self.source = _check_option("source", source, _SOURCES)
         self.drop_flat = bool(drop_flat)
 
     def _is_root(self, folder):
@@ -532,8 +526,6 @@ def _write_fif(path, sub, stem, trials, texts):
 # preprocessed pickles of the asked subjects (runs missing from the release are
 # skipped). OpenNeuro publishes no per-file checksum, so each file's SHA256 is
 # recorded at its first download (see _download). Not run here (no internet).
-from ._download import Remote, Source, make_data_path  # noqa: E402
-
 _OPENNEURO = "https://s3.amazonaws.com/openneuro.org/ds005170"
 
 

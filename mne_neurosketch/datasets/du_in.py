@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ..splits import GroupedSplit, simple_split
-from ..utils import logger
+from ..utils import _check_option, logger
+from ._download import Remote, Source, make_data_path
 from ._pickle import describe, load_pickle, load_records
 from ._trials import class_patterns, nonflat_trials
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
@@ -246,8 +247,7 @@ def train_trials(y, runs, split="simple"):
 
 
 _PATH_DOC = (
-    "The downloaded repository (holding ``data/seeg.he2023xuanwu``) or that folder;"
-    " ``None`` reads ``MNE_DATASETS_DUIN_PATH``."
+    "The downloaded repository (holding ``data/seeg.he2023xuanwu``) or that folder"
 )
 
 _PARAMS_DOC = """channels : 'paper' | 'all' | dict
@@ -263,8 +263,7 @@ _PARAMS_DOC = """channels : 'paper' | 'all' | dict
     split : 'simple' | 'run'
         The split whose training part ``normalize='train'`` uses (see
         :func:`train_trials`): the paper's ``simple`` split, or grouped by run.
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+    %(drop_flat)s"""
 
 _NOTES_DOC = """
     The paper's protocol is ``PaperSplit("simple")`` on each subject's trials;
@@ -318,17 +317,9 @@ class _DuINReader(CorpusReader):
                 f"'paper', 'all' and a dict {{subject: [names]}}, but got {channels!r} "
                 "instead."
             )
-        if normalize not in _NORMALIZE:
-            raise ValueError(
-                "Invalid value for the 'normalize' parameter. Allowed values are "
-                f"'train', 'subject' and None, but got {normalize!r} instead."
-            )
-        if split not in _SPLITS:
-            raise ValueError(
-                "Invalid value for the 'split' parameter. Allowed values are 'simple' "
-                f"and 'run', but got {split!r} instead."
-            )
-        self.channels, self.normalize, self.split = channels, normalize, split
+        self.channels = channels
+        self.normalize = _check_option("normalize", normalize, _NORMALIZE)
+        self.split = _check_option("split", split, _SPLITS)
         self.drop_flat = bool(drop_flat)
         if normalize is None:
             self.to_volts = 1.0  # not z-scored: the release's volts
@@ -641,8 +632,6 @@ def simulate_du_in(
 # dataset.bipolar.default.unaligned/{data,info}). Runs per subject: the NEMAR
 # table (corpora.md section 1.1). No checksum or size is published, so each
 # file's SHA256 is recorded at its first download. Not verified here (no internet).
-from ._download import Remote, Source, make_data_path  # noqa: E402
-
 _HF = "https://huggingface.co/datasets/liulab-repository/Du-IN/resolve/main"
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.io
 
 from ..utils import logger
+from ._download import Remote, Source, make_data_path
 from ._io import require_file
 from ._trials import class_patterns
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
@@ -43,10 +44,7 @@ faces_basic/
     locs/<s>_xslocs.mat             (not read)"""
 
 
-_PATH_DOC = (
-    "The ``faces_basic`` folder (or its parent); ``None`` reads the MNE config key "
-    "``MNE_DATASETS_FACESHOUSES_PATH``."
-)
+_PATH_DOC = "The ``faces_basic`` folder (or its parent)"
 
 _PARAMS_DOC = """
     scale : None | "std" | float
@@ -341,8 +339,6 @@ def simulate_faces_houses(path, sim, *, n_stimuli=None, n_chans=None, irregular=
 # faces_basic.zip of K. J. Miller's ECoG library (Stanford Digital Repository,
 # CC BY-SA 4.0). Size and MD5 are those of the repository's file listing, as
 # quoted by a third-party download script; not verified here (no internet).
-from ._download import Remote, Source, make_data_path  # noqa: E402
-
 _SOURCE = Source(
     code="FacesHouses",
     folder="MNE-faceshouses-data",

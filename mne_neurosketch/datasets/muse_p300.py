@@ -31,10 +31,7 @@ muse-p300/
                                            2 = target)"""
 
 
-_PATH_DOC = (
-    "The ``muse-p300`` folder holding ``sub-01/`` ... (or its parent); ``None`` "
-    "reads the MNE config key ``MNE_DATASETS_MUSEP300_PATH``."
-)
+_PATH_DOC = "The ``muse-p300`` folder holding ``sub-01/`` ... (or its parent)"
 
 _PARAMS_DOC = """
     l_freq, h_freq : float | None

@@ -17,7 +17,8 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..utils import logger, warn
+from ..utils import _check_option, logger, warn
+from ._download import Remote, Source, make_data_path
 from ._trials import class_patterns
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
 
@@ -209,8 +210,7 @@ def merge_audio_onsets(events: np.ndarray) -> np.ndarray:
 
 
 _PATH_DOC = (
-    "Folder holding ``eeg/mne`` and ``meta`` (or its parent holding ``OpenMIIR/``);"
-    " ``None`` reads ``MNE_DATASETS_OPENMIIR_PATH``."
+    "Folder holding ``eeg/mne`` and ``meta`` (or its parent holding ``OpenMIIR/``)"
 )
 
 _PARAMS_DOC = """
@@ -264,11 +264,7 @@ class _OpenMIIRReader(CorpusReader):
         patch_len=600,
     ):
         super().__init__(path, task=task)
-        if bad_channels not in _BAD_CHANNELS:
-            raise ValueError(
-                "Invalid value for the 'bad_channels' parameter. Allowed values are "
-                f"'interpolate' and 'zero', but got {bad_channels!r} instead."
-            )
+        _check_option("bad_channels", bad_channels, _BAD_CHANNELS)
         if not isinstance(patch_len, (int, np.integer)) or patch_len < 1:
             raise ValueError(f"patch_len must be a positive int, got {patch_len!r}.")
         self.bad_channels = bad_channels
@@ -650,8 +646,6 @@ def simulate_openmiir(
 # master). PDDL. No checksum or exact size is published (about 700 MB per
 # subject), so each file's SHA256 is recorded at its first download. Not
 # verified here (no internet); the mirror's availability is unknown.
-from ._download import Remote, Source, make_data_path  # noqa: E402
-
 _MIRROR = "http://www.ling.uni-potsdam.de/mlcog/OpenMIIR-RawEEG_v1"
 _GITHUB = "https://raw.githubusercontent.com/sstober/openmiir/master"
 

@@ -14,6 +14,7 @@ the speed scripts read the corpora from here.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -118,8 +119,6 @@ class Corpus:
     @property
     def simulation(self) -> dict:
         """Simulator arguments of the benchmark's small simulated version."""
-        import inspect
-
         kwargs = dict(self.reader.simulation)
         accepted = inspect.signature(self.reader.simulate).parameters
         if self.task is not None and "tasks" in accepted:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import logger
+from ._download import manual_data_path
 from ._io import load_npy, require_file
 from ._trials import class_patterns
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
@@ -56,8 +57,7 @@ SEED-DV/
 
 
 _PATH_DOC = (
-    "Folder holding ``EEG/`` and ``meta-info/`` (or its parent holding ``SEED-"
-    "DV/``); ``None`` reads the MNE config key ``MNE_DATASETS_SEEDDV_PATH``."
+    "Folder holding ``EEG/`` and ``meta-info/`` (or its parent holding ``SEED-DV/``)"
 )
 
 _PARAMS_DOC = """
@@ -352,8 +352,6 @@ def simulate_seed_dv(
 
 # --------------------------------------------------------------------------- download
 # SEED-DV is given only to those who sign its licence agreement.
-from ._download import manual_data_path  # noqa: E402
-
 data_path = manual_data_path(
     "SEED-DV",
     "Apply for it on the BCMI lab's page (https://bcmi.sjtu.edu.cn/home/eeg2video/): "

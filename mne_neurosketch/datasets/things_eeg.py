@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import logger
+from ._download import manual_data_path
 from ._io import load_npy_dict, require_file
 from ._trials import class_patterns, nonflat_trials
 from .base import CorpusMOABBDataset, CorpusReader, CorpusWindowsDataset, Recording
@@ -34,10 +35,7 @@ _LAYOUT = """\
                                     (200, 80, 17, 100), ch_names, times"""
 
 
-_PATH_DOC = (
-    "Folder holding ``sub-01/``... (or its parent holding ``ThingsEEG/``); ``None``"
-    " reads the MNE config key ``MNE_DATASETS_THINGSEEG_PATH``."
-)
+_PATH_DOC = "Folder holding ``sub-01/``... (or its parent holding ``ThingsEEG/``)"
 
 _PARAMS_DOC = """
     task : "test" | "train"
@@ -47,8 +45,7 @@ _PARAMS_DOC = """
         number comes from the array shape, not a hard-coded count).
     images_per_concept : int
         Training images per concept (10 in THINGS-EEG2).
-    drop_flat : bool
-        Drop trials with a flat channel (the paper's ``check_ieeg``)."""
+    %(drop_flat)s"""
 
 _NOTES_DOC = """
     Windows are the paper's trials: ``(17, 100)`` at 100 Hz (-200 to 790 ms),
@@ -272,8 +269,6 @@ def simulate_things_eeg(
 # third-party READMEs, which unzip one archive per subject from it). OSF file
 # URLs need file ids that no stored source gives, so the download is described,
 # not automated. Not verified here (no internet).
-from ._download import manual_data_path  # noqa: E402
-
 data_path = manual_data_path(
     "ThingsEEG",
     "Download the archives of the subjects you need from the 'Preprocessed EEG "

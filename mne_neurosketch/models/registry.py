@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -206,3 +207,82 @@ def model_names(*, own_only: bool = False) -> list:
     if own_only:
         return list(OWN_MODELS)
     return list(registry())
+
+
+# ---------------------------------------------------------------------------
+# The estimator's ``module`` and ``module_kwargs``
+# ---------------------------------------------------------------------------
+#: Signal parameters the estimator sets from the data.
+SIGNAL_PARAMS = ("n_chans", "n_times", "n_outputs")
+
+
+def resolve_module(module, module_kwargs):
+    """The estimator's ``module`` and ``module_kwargs`` as (class, keyword arguments)."""
+    from torch import nn  # only here: the registry itself imports no torch
+
+    kwargs = dict(module_kwargs or {})
+    bad = sorted(set(kwargs) & set(SIGNAL_PARAMS))
+    if bad:
+        raise ValueError(
+            f"module_kwargs must not contain {bad}: NeuroSketchClassifier sets "
+            "n_chans, n_times and n_outputs from the data. Remove them."
+        )
+    if isinstance(module, str):
+        entry = resolve_model(module)
+        for key, value in entry.fixed.items():
+            if key in kwargs and kwargs[key] != value:
+                raise ValueError(
+                    f"module={module!r} implies {key}={value!r}, but module_kwargs "
+                    f"has {key}={kwargs[key]!r}. Use module='NeuroSketch' with "
+                    f"module_kwargs={{'{key}': {kwargs[key]!r}}} instead."
+                )
+        return entry.cls, {**entry.fixed, **kwargs}
+    if isinstance(module, type) and issubclass(module, nn.Module):
+        return module, kwargs
+    raise TypeError(
+        "module must be a model name (str) or an nn.Module subclass, got "
+        f"{type(module).__name__} instead. Pass the class, not an instance."
+    )
+
+
+def _check_module_kwargs(cls, kwargs, params):
+    """Name the model and its parameters when ``module_kwargs`` has an unknown key."""
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # the model takes any keyword
+    valid = [name for name, p in params.items() if name != "self"
+             and name not in SIGNAL_PARAMS and p.kind is not p.VAR_POSITIONAL]
+    unknown = sorted(set(kwargs) - set(valid))
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Invalid module_kwargs key(s) {unknown} for {cls.__name__}.{hint} Valid "
+        f"parameters of {cls.__name__} are: {', '.join(valid)}."
+    )
+
+
+def module_init_kwargs(module, module_kwargs, *, n_chans, n_times, n_outputs,
+                       sfreq=None, n_bands=1):
+    """The class and every keyword argument of the network built for these data.
+
+    ``module``/``module_kwargs`` are the estimator's; the signal parameters
+    come from the data; ``sfreq`` goes to models that take it, ``n_bands`` (a
+    filter bank) to models that take it, or raises.
+    """
+    cls, kwargs = resolve_module(module, module_kwargs)
+    params = inspect.signature(cls.__init__).parameters
+    _check_module_kwargs(cls, kwargs, params)
+    kwargs.update(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs)
+    if n_bands > 1:  # a filter bank: one input plane per band
+        if "n_bands" not in params:
+            raise ValueError(
+                f"X is a filter bank of {n_bands} bands (n_trials, n_chans, n_times, "
+                f"n_bands), but {cls.__name__} takes no n_bands parameter. Use a "
+                "module that does (NeuroSketch, NeuroSketchSD), or stack the bands "
+                "as channels (StackFilterBank).")
+        kwargs.setdefault("n_bands", n_bands)
+    if sfreq is not None and "sfreq" in params and "sfreq" not in kwargs:
+        kwargs["sfreq"] = float(sfreq)
+    return cls, kwargs
+
