@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _machine import folder_mb, process_memory_mb
+
 # corpus -> (dataset class, simulate function, simulate kwargs, subject, load kwargs)
 CORPORA = {
     "seed-dv": ("SEEDDV", "simulate_seed_dv", {}, 1, {}),
@@ -45,14 +47,6 @@ CORPORA = {
 }
 
 
-def _memory_mb(field):
-    """A field of /proc/self/status (VmRSS: current, VmHWM: peak resident), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _worker(corpus, root, cache_dir):
     import time
 
@@ -67,7 +61,7 @@ def _worker(corpus, root, cache_dir):
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass
-    base = _memory_mb("VmRSS")
+    base = process_memory_mb("VmRSS")
     t0 = time.perf_counter()
     ds = getattr(datasets, cls_name)(
         subject, path=root, cache_dir=cache_dir, verbose="error", **load_kwargs
@@ -82,7 +76,7 @@ def _worker(corpus, root, cache_dir):
                 n_windows=len(ds),
                 window=list(X0.shape),
                 rss_base_mb=base,
-                rss_peak_mb=_memory_mb("VmHWM"),
+                rss_peak_mb=process_memory_mb("VmHWM"),
             )
         )
     )
@@ -96,10 +90,6 @@ def _run_worker(corpus, root, cache_dir):
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _size_mb(folder):
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
 
 
 def main(argv=None):
@@ -139,8 +129,8 @@ def main(argv=None):
         row = dict(
             corpus=corpus,
             subject=subject,
-            source_mb=_size_mb(data_dir),
-            cache_mb=_size_mb(work / corpus / "cache"),
+            source_mb=folder_mb(data_dir),
+            cache_mb=folder_mb(work / corpus / "cache"),
             n_windows=first[0]["n_windows"],
             window=tuple(first[0]["window"]),
             first_s=statistics.median(r["time"] for r in first),

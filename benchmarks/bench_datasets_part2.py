@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import resource
 import shutil
@@ -36,13 +37,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import folder_mb, process_memory_mb
+
 
 def _vm_hwm_mb():
     """Peak resident memory of this process (VmHWM; reset by exec, unlike ru_maxrss)."""
-    with open("/proc/self/status") as fid:
-        for line in fid:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+    peak = process_memory_mb("VmHWM")
+    if not math.isnan(peak):
+        return peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
@@ -84,12 +86,6 @@ def _measure(corpus, root, cache_dir, kwargs):
     return out
 
 
-def _size_mb(path):
-    return round(
-        sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
-    )
-
-
 def _write(corpus, root, chisco_runs):
     from mne_neurosketch.datasets.chisco import simulate_chisco
     from mne_neurosketch.datasets.du_in import simulate_du_in
@@ -129,7 +125,7 @@ def main():
         try:
             path, jobs, write_s = _write(corpus, root / "data", args.chisco_runs)
             entry = dict(
-                write_seconds=write_s, files_mb=_size_mb(root / "data"), loads=[]
+                write_seconds=write_s, files_mb=round(folder_mb(root / "data")), loads=[]
             )
             for job in jobs:
                 cache_dir = root / "cache"
@@ -140,7 +136,7 @@ def main():
                         params=job,
                         first_load=first,
                         cached_load=cached,
-                        cache_mb=_size_mb(cache_dir),
+                        cache_mb=round(folder_mb(cache_dir)),
                     )
                 )
                 shutil.rmtree(cache_dir, ignore_errors=True)

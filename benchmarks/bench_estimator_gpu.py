@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _machine import cpu_name, synchronize
 
 #: name -> (amp, channels_last, compile)
 CONFIGS = {
@@ -72,12 +72,10 @@ def run_one(config, batch_size, args, X, y):
     steady = durations[1:] or durations
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     clf.predict_proba(X[:batch_size])  # warm-up
-    if cuda:
-        torch.cuda.synchronize()
+    synchronize(args.device)
     t0 = time.perf_counter()
     clf.predict_proba(X)
-    if cuda:
-        torch.cuda.synchronize()
+    synchronize(args.device)
     predict_s = time.perf_counter() - t0
     return {
         "config": config,
@@ -133,7 +131,7 @@ def main(argv=None):
         "n_classes": args.n_classes,
         "device": args.device,
         "device_name": (torch.cuda.get_device_name(args.device)
-                        if args.device.startswith("cuda") else platform.processor()),
+                        if args.device.startswith("cuda") else cpu_name()),
         "torch": torch.__version__,
         "bf16_supported": (torch.cuda.is_bf16_supported()
                            if torch.cuda.is_available() else None),

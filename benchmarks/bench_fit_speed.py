@@ -39,6 +39,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_models import machine_info  # noqa: E402
+from _machine import machine_info  # noqa: E402
+
+warnings.filterwarnings("ignore")  # braindecode/MNE deprecation noise, as bench_models
 
 SHAPE = dict(n_chans=62, n_times=400, n_outputs=40)
 

@@ -36,12 +36,10 @@ measurement), ``models_<tag>.json`` (machine, matmul peaks, targets) and
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -50,11 +48,15 @@ import weakref
 from pathlib import Path
 
 import torch
+from _machine import machine_info, synchronize
+from _rst import rst_table
 from torch import nn
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
+
+from mne_neurosketch.numerics import cudnn_benchmark
 
 warnings.filterwarnings("ignore")  # braindecode/MNE deprecation noise in every cell
 
@@ -88,61 +90,13 @@ MODELS = [
 ]
 
 
-# ---------------------------------------------------------------- machine ---
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(device: torch.device) -> dict:
-    """Describe the machine the numbers come from."""
-    info = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "loadavg_start": list(os.getloadavg()),
-    }
-    try:
-        import psutil
-
-        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
-    if device.type == "cuda":
-        prop = torch.cuda.get_device_properties(device)
-        info.update(
-            gpu=prop.name,
-            gpu_memory_gib=round(prop.total_memory / 2**30, 1),
-            gpu_sms=prop.multi_processor_count,
-            cuda=torch.version.cuda,
-            cudnn=torch.backends.cudnn.version(),
-            cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
-            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32,
-        )
-    return info
-
-
-def _sync(device: torch.device):
-    if device.type == "cuda":
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
-
-
-def _block(fn, sync, calls) -> float:
-    """Seconds per call of ``calls`` back-to-back calls of ``fn``."""
+# ---------------------------------------------------------------- timing ---
+def _block(fn, device, calls) -> float:
+    """Seconds per call of ``calls`` back-to-back calls of ``fn`` on ``device``."""
     start = time.perf_counter()
     for _ in range(calls):
         fn()
-    sync()
+    synchronize(device)
     return (time.perf_counter() - start) / calls
 
 
@@ -157,7 +111,7 @@ class MatmulProbe:
         self.n = n or (8192 if device.type == "cuda" else 1024)
         self.a = torch.randn(self.n, self.n, device=device).to(dtype)
         self.b = torch.randn(self.n, self.n, device=device).to(dtype)
-        self.tf32, self.sync = tf32, _sync(device)
+        self.tf32, self.device = tf32, device
         est = self._time(2)  # warm-up
         self.calls = max(1, math.ceil(min_block_s / est))
 
@@ -165,7 +119,7 @@ class MatmulProbe:
         old = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = self.tf32
         try:
-            return _block(lambda: self.a @ self.b, self.sync, calls)
+            return _block(lambda: self.a @ self.b, self.device, calls)
         finally:
             torch.backends.cuda.matmul.allow_tf32 = old
 
@@ -352,16 +306,15 @@ def _error(err) -> str:
     return f"{type(err).__name__}: {text[:160]}"
 
 
-def _with_cudnn_benchmark(fn, on):
-    """``fn`` run with cuDNN autotuning set to ``on`` (a global switch)."""
+def _with_cudnn_benchmark(fn, device, on):
+    """``fn``, run under the package's :func:`~mne_neurosketch.numerics.cudnn_benchmark`
+    (cuDNN autotuning on CUDA) when ``on``; as it is (torch's default: off) when not."""
+    if not on:
+        return fn
 
     def run():
-        old = torch.backends.cudnn.benchmark
-        torch.backends.cudnn.benchmark = on
-        try:
+        with cudnn_benchmark(device):
             return fn()
-        finally:
-            torch.backends.cudnn.benchmark = old
 
     return run
 
@@ -400,7 +353,7 @@ def prepare(model_name, shape, batch, mode, device, variant, *, max_step_s, peak
     )
     opts = {k: v for k, v in variant.items() if k != "name"}
     onnx = opts.pop("onnx", False)
-    cudnn_benchmark = opts.pop("cudnn_benchmark", False)
+    tuned = opts.pop("cudnn_benchmark", False)
     torch.manual_seed(0)
     try:
         model = build_model(model_name, n_chans, n_times, n_outputs, sfreq).to(device)
@@ -418,9 +371,8 @@ def prepare(model_name, shape, batch, mode, device, variant, *, max_step_s, peak
         return row, None, 0.0
     x = torch.randn(batch, n_chans, n_times, device=device)
     y = F.one_hot(torch.randint(0, n_outputs, (batch,)), n_outputs).float().to(device)
-    sync = _sync(device)
+    synchronize(device)
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
         before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
     try:
@@ -431,12 +383,12 @@ def prepare(model_name, shape, batch, mode, device, variant, *, max_step_s, peak
             track = (model, opt)
         else:
             fn, track = make_infer_fn(model, x, device=device, **opts), (model,)
-        fn = _with_cudnn_benchmark(fn, cudnn_benchmark)
+        fn = _with_cudnn_benchmark(fn, device, tuned)
         start = time.perf_counter()
         fn()
-        sync()
+        synchronize(device)
         row["first_call_s"] = time.perf_counter() - start
-        est = _block(fn, sync, 1)
+        est = _block(fn, device, 1)
         if device.type == "cuda":
             mem = torch.cuda.max_memory_allocated(device) - before
         elif track is None or opts.get("compile"):
@@ -473,14 +425,13 @@ def run_group(
         return
     round_s = sum(calls * est for _, _, calls, est in live)
     rounds = int(max(3, min(n_blocks, max_s // max(round_s, 1e-9))))
-    sync = _sync(device)
     times = [[] for _ in live]
     peaks = []
     for _ in range(rounds):
         if probe is not None:
             peaks.append(probe())
         for i, (_, fn, calls, _) in enumerate(live):
-            times[i].append(_block(fn, sync, calls))
+            times[i].append(_block(fn, device, calls))
     ref = statistics.median(peaks) if peaks else peak
     for (row, _, calls, _), ts in zip(live, times):
         sec = statistics.median(ts)
@@ -542,127 +493,64 @@ def plain_variant(device):
     return {"name": "eager fp32"}
 
 
+#: The optimised variant the grid measures next to plain eager, per device type
+#: and mode: one of :func:`target_variants` (no compile: cheap to start).
+GRID_FAST = {
+    ("cuda", "train"): "bf16+cl+fused",
+    ("cuda", "infer"): "bf16+fused+cl",
+    ("cpu", "train"): "cl",
+    ("cpu", "infer"): "fused+cl",
+}
+
+
 def fast_variants(device, mode):
-    """The optimised configuration kept for the grid (no compile: cheap to start)."""
-    if device.type == "cuda":
-        if mode == "train":
-            return {
-                "name": "bf16+cl+fused",
-                "amp_dtype": torch.bfloat16,
-                "channels_last": True,
-                "fused_adamw": True,
-            }
-        return {
-            "name": "bf16+fused+cl",
-            "amp_dtype": torch.bfloat16,
-            "fuse": True,
-            "channels_last": True,
-        }
-    if mode == "train":
-        return {"name": "cl", "channels_last": True}
-    return {"name": "fused+cl", "fuse": True, "channels_last": True}
+    """The optimised configuration kept for the grid (see ``GRID_FAST``)."""
+    name = GRID_FAST[device.type, mode]
+    return next(v for v in target_variants(device, mode) if v["name"] == name)
 
 
 def target_variants(device, mode):
     """Variants compared for the issue's targets, the plain one first."""
     v = [plain_variant(device)]
+    tuned = {"cudnn_benchmark": True}
     if device.type == "cuda":
-        bf = torch.bfloat16
+        bf = {"amp_dtype": torch.bfloat16}
         if mode == "train":
-            v += [
-                {"name": "bf16", "amp_dtype": bf},
-                {"name": "bf16+cl", "amp_dtype": bf, "channels_last": True},
-                {
-                    "name": "bf16+cl+fused",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "fused_adamw": True,
-                },
-                {
-                    "name": "bf16+cl+fused+graph",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "cuda_graph": True,
-                },
-                {
-                    "name": "bf16+cl+fused+compile",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "fused_adamw": True,
-                    "compile": True,
-                },
-                {
-                    "name": "bf16+cl+fused+compile+graph",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "compile": True,
-                    "cuda_graph": True,
-                },
-                {"name": "eager fp32+cudnn.benchmark", "cudnn_benchmark": True},
-                {
-                    "name": "bf16+cl+fused+graph+cudnn.benchmark",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "cuda_graph": True,
-                    "cudnn_benchmark": True,
-                },
-                {
-                    "name": "bf16+cl+fused+compile+graph+cudnn.benchmark",
-                    "amp_dtype": bf,
-                    "channels_last": True,
-                    "compile": True,
-                    "cuda_graph": True,
-                    "cudnn_benchmark": True,
-                },
+            fused = dict(bf, channels_last=True, fused_adamw=True)
+            graph = dict(bf, channels_last=True, cuda_graph=True)  # fused AdamW too
+            return v + [
+                dict(bf, name="bf16"),
+                dict(bf, name="bf16+cl", channels_last=True),
+                dict(fused, name="bf16+cl+fused"),
+                dict(graph, name="bf16+cl+fused+graph"),
+                dict(fused, name="bf16+cl+fused+compile", compile=True),
+                dict(graph, name="bf16+cl+fused+compile+graph", compile=True),
+                dict(tuned, name="eager fp32+cudnn.benchmark"),
+                dict(graph, **tuned, name="bf16+cl+fused+graph+cudnn.benchmark"),
+                dict(graph, **tuned, compile=True,
+                     name="bf16+cl+fused+compile+graph+cudnn.benchmark"),
             ]
-        else:
-            v += [
-                {"name": "bf16", "amp_dtype": bf},
-                {
-                    "name": "bf16+fused+cl",
-                    "amp_dtype": bf,
-                    "fuse": True,
-                    "channels_last": True,
-                },
-                {
-                    "name": "bf16+fused+cl+compile",
-                    "amp_dtype": bf,
-                    "fuse": True,
-                    "channels_last": True,
-                    "compile": True,
-                },
-                {
-                    "name": "bf16+fused+cl+compile+cudnn.benchmark",
-                    "amp_dtype": bf,
-                    "fuse": True,
-                    "channels_last": True,
-                    "compile": True,
-                    "cudnn_benchmark": True,
-                },
-            ]
-        return v
+        fused = dict(bf, fuse=True, channels_last=True)
+        return v + [
+            dict(bf, name="bf16"),
+            dict(fused, name="bf16+fused+cl"),
+            dict(fused, name="bf16+fused+cl+compile", compile=True),
+            dict(fused, **tuned, name="bf16+fused+cl+compile+cudnn.benchmark",
+                 compile=True),
+        ]
     if mode == "train":
         return v + [
             {"name": "cl", "channels_last": True},
             {"name": "compile", "compile": True},
             {"name": "cl+compile", "channels_last": True, "compile": True},
         ]
+    fused = {"fuse": True, "channels_last": True}
     return v + [
         {"name": "fused", "fuse": True},
-        {"name": "fused+cl", "fuse": True, "channels_last": True},
-        {
-            "name": "fused+cl+compile",
-            "fuse": True,
-            "channels_last": True,
-            "compile": True,
-        },
-        {
-            "name": "fused+cl+compile(freezing)",
-            "fuse": True,
-            "channels_last": True,
-            "compile": True,
-            "compile_kwargs": {"options": {"freezing": True}},
-        },
+        dict(fused, name="fused+cl"),
+        dict(fused, name="fused+cl+compile", compile=True),
+        dict(fused, name="fused+cl+compile(freezing)", compile=True,
+             compile_kwargs={"options": {"freezing": True}}),
         {"name": "onnxruntime", "onnx": True},
     ]
 
@@ -703,53 +591,33 @@ def run_device(device, args, save=lambda result: None) -> dict:
     rows = out["rows"] = []
     out["targets"] = []
 
-    def _done(row):
-        rows.append(row)
-        _log(row)
-        out["machine"]["loadavg_end"] = list(os.getloadavg())
-        out["targets"] = summarise_targets(rows, device, peak)
-        save(out)
-
     # on a CPU, a matmul block runs between the models' blocks (load changes)
     probe = MatmulProbe(device, torch.float32) if device.type == "cpu" else None
+
+    def cell(section, model_name, shape, batch, mode, variants, max_step_s=1e9):
+        """Measure one cell's variants; record, log and save each row."""
+        for row in measure(model_name, shape, batch, mode, device, variants,
+                           max_step_s=max_step_s, peak=peak, probe=probe,
+                           n_blocks=args.blocks):
+            row["section"] = section
+            rows.append(row)
+            _log(row)
+            out["machine"]["loadavg_end"] = list(os.getloadavg())
+            out["targets"] = summarise_targets(rows, device, peak)
+            save(out)
+
     if "targets" in args.section:
         shape = next(s for s in SHAPES if s[0] == "SEED-DV")
-        plan = [("train", big), ("infer", 1), ("infer", big)]
-        for mode, batch in plan:
-            for row in measure(
-                "NeuroSketch-Base",
-                shape,
-                batch,
-                mode,
-                device,
-                target_variants(device, mode),
-                max_step_s=1e9,
-                peak=peak,
-                probe=probe,
-                n_blocks=args.blocks,
-            ):
-                row["section"] = "targets"
-                _done(row)
+        for mode, batch in [("train", big), ("infer", 1), ("infer", big)]:
+            cell("targets", "NeuroSketch-Base", shape, batch, mode,
+                 target_variants(device, mode))
         if device.type == "cpu":
             # bf16 autocast on a CPU without bf16 units: measured, never a default
             variants = (
                 {"name": "eager fp32"},
                 {"name": "bf16", "amp_dtype": torch.bfloat16},
             )
-            for row in measure(
-                "NeuroSketch-Base",
-                shape,
-                8,
-                "infer",
-                device,
-                variants,
-                max_step_s=1e9,
-                peak=peak,
-                probe=probe,
-                n_blocks=args.blocks,
-            ):
-                row["section"] = "bf16-cpu"
-                _done(row)
+            cell("bf16-cpu", "NeuroSketch-Base", shape, 8, "infer", variants)
     if "grid" in args.section:
         models = args.models or MODELS
         shapes = [s for s in SHAPES if not args.shapes or s[0] in args.shapes]
@@ -760,20 +628,8 @@ def run_device(device, args, save=lambda result: None) -> dict:
                         variants = [plain_variant(device)]
                         if model_name.startswith("NeuroSketch") and args.grid_fast:
                             variants.append(fast_variants(device, mode))
-                        for row in measure(
-                            model_name,
-                            shape,
-                            batch,
-                            mode,
-                            device,
-                            variants,
-                            max_step_s=args.max_step_s,
-                            peak=peak,
-                            probe=probe,
-                            n_blocks=args.blocks,
-                        ):
-                            row["section"] = "grid"
-                            _done(row)
+                        cell("grid", model_name, shape, batch, mode, variants,
+                             max_step_s=args.max_step_s)
     return out
 
 
@@ -886,16 +742,6 @@ CSV_COLUMNS = [
     "skipped",
     "error",
 ]
-
-
-def rst_table(header, rows, caption="") -> list[str]:
-    """A reStructuredText list-table."""
-    lines = [f".. list-table:: {caption}".rstrip(), "   :header-rows: 1", ""]
-    for row in [header, *rows]:
-        cells = [str(c) if str(c).strip() else "-" for c in row]
-        lines.append(f"   * - {cells[0]}")
-        lines += [f"     - {c}" for c in cells[1:]]
-    return [*lines, ""]
 
 
 def _title(text, char):

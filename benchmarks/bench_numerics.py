@@ -14,11 +14,11 @@ units or not) and the model family, and this file is why.
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
+from _machine import cpu_name
 
 from mne_neurosketch.numerics import cpu_fast_path, cpu_has_bf16
 
@@ -92,7 +92,7 @@ def main():
             print(f"{name:18s} {dataset:12s} b{batch:<3d} training bf16 "
                   f"{row['train_speedup']:.2f}x fp32, inference "
                   f"{row['infer_speedup']:.2f}x", flush=True)
-    info = dict(cpu=platform.processor() or platform.machine(), flags=_cpu_flags(),
+    info = dict(cpu=cpu_name(), flags=_cpu_flags(),
                 bf16_units=cpu_has_bf16(), torch=torch.__version__,
                 capability=torch.backends.cpu.get_cpu_capability(),
                 threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d"))

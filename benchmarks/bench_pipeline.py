@@ -46,7 +46,8 @@ from torch.utils.data import DataLoader
 warnings.filterwarnings("ignore")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_models import machine_info, rst_table  # noqa: E402
+from _machine import machine_info, synchronize  # noqa: E402
+from _rst import rst_table  # noqa: E402
 
 RESULTS = HERE / "results" / "speed"
 
@@ -64,11 +65,6 @@ def windows_array(ds) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def epoch_rate(batches, device, *, n_repeat=3, step=None) -> dict:
     """Windows/s of one pass over ``batches`` (an iterable), after a warm-up pass.
 
@@ -84,7 +80,7 @@ def epoch_rate(batches, device, *, n_repeat=3, step=None) -> dict:
             if step is not None:
                 step(xb, yb)
             n += len(xb)
-        _sync(device)
+        synchronize(device)
         if i:
             rates.append(n / (time.perf_counter() - start))
     return {"windows_per_s": statistics.median(rates), "all": rates}

@@ -22,7 +22,7 @@ concepts x 5 clips, 62 x 400), then the same on 2 subjects:
 
 4. ``seeddv-prepare``: build the caches;
 5. ``seeddv-fold-<n>``: the benchmark runner's cross-subject loading
-   (``runner._load(..., lazy=True)``), the first leave-one-subject-out fold, one
+   (``_planning._load(..., lazy=True)``), the first leave-one-subject-out fold, one
    pass over all of its training windows through the estimator's DataLoader, then
    NeuroSketch-Base fitted for one epoch on ``--fold-windows`` training windows
    spread over all training subjects and scored on as many test windows.
@@ -56,26 +56,17 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import cpu_name, folder_mb, process_memory_mb
+from _rst import rst_table
+
 HERE = Path(__file__).resolve().parent
-MB = 1024 * 1024
 
 
 # ------------------------------------------------------------------ measuring
-def _status_mb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _memory():
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return dict(peak_mb=_status_mb("VmHWM"), rss_mb=_status_mb("VmRSS"),
+    return dict(peak_mb=process_memory_mb("VmHWM"), rss_mb=process_memory_mb("VmRSS"),
                 workers_peak_mb=children)
-
-
-def _folder_mb(folder):
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / MB
 
 
 def _iterate(loader, limit=None):
@@ -96,8 +87,8 @@ def _loader(windows, batch_size=64, shuffle=True):
     """The estimator's loader over a lazy dataset (workers from the config)."""
     import torch
 
+    from mne_neurosketch._estimator.net import _Loader
     from mne_neurosketch.datasets._array import WindowsArray, WindowsTorchDataset
-    from mne_neurosketch.estimator import _Loader
 
     view = windows if isinstance(windows, WindowsArray) else WindowsArray(windows)
     return _Loader(WindowsTorchDataset(view, None), batch_size=batch_size,
@@ -156,7 +147,7 @@ def child_simulate_chisco(a):
                     runs=tuple(range(1, a["runs"] + 1)), n_categories=39,
                     n_trials_per_run=a["trials"], class_signal=0.5)
     return dict(seconds=time.perf_counter() - t0,
-                source_mb=_folder_mb(Path(a["dir"]) / "Chisco"))
+                source_mb=folder_mb(Path(a["dir"]) / "Chisco"))
 
 
 def child_chisco_prepare(a):
@@ -169,7 +160,7 @@ def child_chisco_prepare(a):
     (summary,) = prepare(reader, [1], cache_dir=a["cache"], progress=False)
     return dict(seconds=time.perf_counter() - t0, after_imports_mb=base["rss_mb"],
                 runs=summary.n_recordings, windows=summary.n_windows,
-                cache_mb=_folder_mb(a["cache"]), **_memory())
+                cache_mb=folder_mb(a["cache"]), **_memory())
 
 
 def child_chisco_pass(a):
@@ -221,7 +212,7 @@ def child_simulate_seeddv(a):
     for s in range(n_distinct + 1, a["subjects"] + 1):
         os.link(eeg / f"sub{(s - 1) % n_distinct + 1}.npy", eeg / f"sub{s}.npy")
     return dict(seconds=time.perf_counter() - t0, distinct_subjects=n_distinct,
-                source_mb=_folder_mb(Path(a["dir"]) / "SEED-DV"))
+                source_mb=folder_mb(Path(a["dir"]) / "SEED-DV"))
 
 
 def child_seeddv_prepare(a):
@@ -232,15 +223,15 @@ def child_seeddv_prepare(a):
                   cache_dir=a["cache"], progress=False)
     return dict(seconds=time.perf_counter() - t0,
                 windows=sum(p.n_windows for p in out),
-                cache_mb=_folder_mb(a["cache"]), **_memory())
+                cache_mb=folder_mb(a["cache"]), **_memory())
 
 
 def child_seeddv_fold(a):
     import numpy as np
 
     from mne_neurosketch.benchmark import resolve_dataset
+    from mne_neurosketch.benchmark._planning import _load
     from mne_neurosketch.benchmark.protocols import make_protocol
-    from mne_neurosketch.benchmark.runner import _load
 
     base = _memory()
     subjects = list(range(1, a["subjects"] + 1))
@@ -342,25 +333,20 @@ def _summary(res, args):
                 "and scoring", f["peak_mb"], f["workers_peak_mb"],
                 f"{f['windows_per_s']:.0f} windows/s; fit+score "
                 f"{f['fit_and_score_s']:.0f} s"))
-    lines += ["", ".. list-table:: Peak resident memory per step (MB)",
-              "   :header-rows: 1", "",
-              "   * - step", "     - peak (MB)", "     - workers (MB)",
-              "     - time / rate"]
-    for name, peak, workers, note in rows:
-        w = workers if isinstance(workers, str) else f"{workers:.0f}"
-        lines += [f"   * - {name}", f"     - {peak:.0f}", f"     - {w}",
-                  f"     - {note}"]
-    lines += ["", ".. list-table:: Data rate into training vs CPU training speed "
-              "(same process, same shape)", "   :header-rows: 1", "",
-              "   * - shape", "     - windows/s from the cache",
-              "     - NeuroSketch-Base training samples/s", "     - ratio"]
-    for shape, data, train in res["rates"]:
-        lines += [f"   * - {shape}", f"     - {data:.0f}", f"     - {train:.2f}",
-                  f"     - {data / train:.0f}x"]
+    lines += ["", *rst_table(
+        ["step", "peak (MB)", "workers (MB)", "time / rate"],
+        [[name, f"{peak:.0f}", w if isinstance(w, str) else f"{w:.0f}", note]
+         for name, peak, w, note in rows],
+        "Peak resident memory per step (MB)")]
+    lines += rst_table(
+        ["shape", "windows/s from the cache", "NeuroSketch-Base training samples/s",
+         "ratio"],
+        [[shape, f"{data:.0f}", f"{train:.2f}", f"{data / train:.0f}x"]
+         for shape, data, train in res["rates"]],
+        "Data rate into training vs CPU training speed (same process, same shape)")
     if s and "ratio_20_vs_2" in s:
-        lines += ["", f"- SEED-DV peak memory, {max(map(int, s['folds']))} vs 2 "
-                  f"subjects: {s['ratio_20_vs_2']:.3f}x"]
-    lines += [""]
+        lines += [f"- SEED-DV peak memory, {max(map(int, s['folds']))} vs 2 "
+                  f"subjects: {s['ratio_20_vs_2']:.3f}x", ""]
     return "\n".join(lines)
 
 
@@ -397,7 +383,7 @@ def main(argv=None):
 
     import torch
 
-    from mne_neurosketch.estimator import _loader_workers
+    from mne_neurosketch._estimator.net import _loader_workers
 
     scratch = Path(args.dir)
     scratch.mkdir(parents=True, exist_ok=True)
@@ -408,7 +394,7 @@ def main(argv=None):
         capture_output=True, text=True, check=True).stdout)
     res = dict(
         command="python benchmarks/bench_scale.py " + " ".join(argv or sys.argv[1:]),
-        machine=dict(cpu=platform.processor() or platform.machine(),
+        machine=dict(cpu=cpu_name(),
                      cores=os.cpu_count(), python=platform.python_version(),
                      torch=torch.__version__, date=time.strftime("%Y-%m-%dT%H:%M:%S"),
                      memory_gb=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

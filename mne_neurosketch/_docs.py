@@ -30,6 +30,18 @@ docdict["random_state_paper"] = """\
 random_state : int
     Seed (the paper's is 42)."""
 
+# ---------------------------------------------------------------- training
+docdict["batch_wise"] = """\
+batch_wise : bool, default=True
+    Draw one apply/skip decision per batch (the reference) instead of one
+    per trial (braindecode's default).
+random_state : int | numpy.random.RandomState | None
+    Seed or generator."""
+
+docdict["amp_estimator"] = """\
+amp : "auto" | "bf16" | bool | None
+    The estimator's ``amp``."""
+
 # ---------------------------------------------------------------- corpora
 docdict["path_corpus"] = """\
 path : path-like | None

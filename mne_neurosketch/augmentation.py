@@ -28,6 +28,8 @@ from braindecode.augmentation import ChannelsDropout, Transform
 from braindecode.augmentation import Mixup as _BraindecodeMixup
 from sklearn.base import BaseEstimator, clone
 
+from ._docs import fill_doc
+
 # The loss and the schedule live in training.py; pickles name them here.
 from .training import OneHotBCEWithLogitsLoss, WarmupCosineSchedule  # noqa: F401
 from .utils import _check_option, _Rule
@@ -209,6 +211,7 @@ def random_shift(X, y, n_shift):
     return out, y
 
 
+@fill_doc
 class RandomShift(_BatchWiseMixin, Transform):
     """Shift trials in time by a random number of samples, filling with zeros.
 
@@ -223,11 +226,7 @@ class RandomShift(_BatchWiseMixin, Transform):
         Largest shift: a float in ``[0, 1)`` is a fraction of the window
         length (``int(max_shift * n_times)`` samples), an int is a number of
         samples.
-    batch_wise : bool, default=True
-        Draw one apply/skip decision per batch (the reference) instead of one
-        per trial (braindecode's default).
-    random_state : int | numpy.random.RandomState | None
-        Seed or generator.
+    %(batch_wise)s
     """
 
     operation = staticmethod(random_shift)
@@ -267,6 +266,7 @@ def snr_noise(X, y, snr_db, generator=None):
     return X + noise * sigma, y
 
 
+@fill_doc
 class SNRNoise(_BatchWiseMixin, Transform):
     """Add Gaussian noise at a random SNR between ``snr_db[0]`` and ``snr_db[1]``.
 
@@ -279,10 +279,7 @@ class SNRNoise(_BatchWiseMixin, Transform):
         Probability of adding noise.
     snr_db : tuple of float, default=(15.0, 30.0)
         Range of the SNR in dB, drawn uniformly per trial.
-    batch_wise : bool, default=True
-        As for :class:`RandomShift`.
-    random_state : int | numpy.random.RandomState | None
-        Seed or generator.
+    %(batch_wise)s
     """
 
     operation = staticmethod(snr_noise)
@@ -313,6 +310,7 @@ def channel_masking(X, y, keep):
     return X * keep.to(X.dtype), y
 
 
+@fill_doc
 class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
     """Set each channel to zero with probability ``p_drop``.
 
@@ -328,10 +326,7 @@ class ChannelMasking(_BatchWiseMixin, ChannelsDropout):
         Probability of masking.
     p_drop : float, default=0.2
         Probability of zeroing each channel of each trial.
-    batch_wise : bool, default=True
-        As for :class:`RandomShift`.
-    random_state : int | numpy.random.RandomState | None
-        Seed or generator.
+    %(batch_wise)s
     """
 
     operation = staticmethod(channel_masking)
@@ -361,6 +356,7 @@ def time_masking(X, y, starts, lengths):
     return X * keep.to(X.dtype), y
 
 
+@fill_doc
 class TimeMasking(_BatchWiseMixin, Transform):
     """Zero ``n_masks`` random time spans of each trial, on all channels.
 
@@ -378,10 +374,7 @@ class TimeMasking(_BatchWiseMixin, Transform):
         Number of spans per trial.
     max_len : int, default=50
         Exclusive upper bound of a span's length in samples.
-    batch_wise : bool, default=True
-        As for :class:`RandomShift`.
-    random_state : int | numpy.random.RandomState | None
-        Seed or generator.
+    %(batch_wise)s
     """
 
     operation = staticmethod(time_masking)

@@ -334,38 +334,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     __metadata_request__fit = {"subjects": False, "X_target_unlabeled": False}
 
     @hide_deprecated_keywords
-    def __init__(
-        self,
-        module="NeuroSketch",
-        *,
-        module_kwargs=None,
-        max_epochs="auto",
-        batch_size="auto",
-        lr=1e-3,
-        weight_decay=0.05,
-        warmup_ratio=0.1,
-        max_grad_norm=1.0,
-        augmentation="recipe",
-        callbacks=None,
-        valid_size=0.2,
-        patience=100,
-        monitor="valid_acc",
-        sfreq=None,
-        units=None,
-        scaling="auto",
-        device="auto",
-        amp="auto",
-        channels_last="auto",
-        compile="auto",
-        random_state=None,
-        verbose=None,
-        warm_start=False,
-        init_weights=None,
-        freeze=None,
-        finetune_lr_scale=1.0,
-        finetune_epochs=None,
-        **deprecated,
-    ):
+    def __init__(self, module="NeuroSketch", *, module_kwargs=None, max_epochs="auto",
+                 batch_size="auto", lr=1e-3, weight_decay=0.05, warmup_ratio=0.1,
+                 max_grad_norm=1.0, augmentation="recipe", callbacks=None,
+                 valid_size=0.2, patience=100, monitor="valid_acc", sfreq=None,
+                 units=None, scaling="auto", device="auto", amp="auto",
+                 channels_last="auto", compile="auto", random_state=None, verbose=None,
+                 warm_start=False, init_weights=None, freeze=None, finetune_lr_scale=1.0,
+                 finetune_epochs=None, **deprecated):
         self.module = module
         self.module_kwargs = module_kwargs
         self.max_epochs = max_epochs

@@ -34,6 +34,7 @@ import contextlib
 import numpy as np
 import torch
 
+from ._docs import fill_doc
 from .utils import _check_option, logger
 
 __all__ = [
@@ -155,13 +156,13 @@ def _forced_dtype(amp):
     return _AUTO
 
 
+@fill_doc
 def training_dtype(amp, device, module_cls, module_init=None, X=None):
     """The autocast dtype a fit trains in (``None``: fp32).
 
     Parameters
     ----------
-    amp : "auto" | "bf16" | bool | None
-        The estimator's ``amp``.
+    %(amp_estimator)s
     device : str | torch.device
         The training device.
     module_cls : type
@@ -195,13 +196,13 @@ def training_dtype(amp, device, module_cls, module_init=None, X=None):
     return torch.bfloat16 if ok else None
 
 
+@fill_doc
 def inference_dtype(amp, device, trained_dtype):
     """The autocast dtype of prediction (``None``: fp32).
 
     Parameters
     ----------
-    amp : "auto" | "bf16" | bool | None
-        The estimator's ``amp``.
+    %(amp_estimator)s
     device : str | torch.device
         The prediction device.
     trained_dtype : torch.dtype | None

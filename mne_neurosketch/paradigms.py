@@ -76,16 +76,9 @@ class MultiClassDecoding(BaseParadigm):
             raise ValueError(
                 f"n_classes={n_classes} but only {len(events)} events were given."
             )
-        super().__init__(
-            filters=[[fmin, fmax]],
-            events=events,
-            tmin=tmin,
-            tmax=tmax,
-            baseline=baseline,
-            channels=channels,
-            resample=resample,
-            scorer=scorer,
-        )
+        super().__init__(filters=[[fmin, fmax]], events=events, tmin=tmin, tmax=tmax,
+                         baseline=baseline, channels=channels, resample=resample,
+                         scorer=scorer)
         self.n_classes = n_classes
         self.fmin = fmin
         self.fmax = fmax

@@ -13,7 +13,7 @@ from mne_neurosketch.benchmark import (
     resolve_dataset,
     run_benchmark,
 )
-from mne_neurosketch.benchmark.runner import _fit_hash
+from mne_neurosketch.benchmark._fitting import _fit_hash
 
 SCORE_COLS = [
     "dataset",
@@ -241,7 +241,7 @@ def test_report_leaves_partial_pipelines_out_of_statistics(fake, tmp_path):
 
 def test_cross_subject_streams_the_corpus_cache(tmp_path, monkeypatch):
     """A cross-subject unit is a lazy view of the cache: MOABB's trials, never stacked."""
-    from mne_neurosketch.benchmark.runner import _load
+    from mne_neurosketch.benchmark._planning import _load
     from mne_neurosketch.datasets._array import WindowsArray
 
     monkeypatch.setenv("MNE_NEUROSKETCH_CACHE_DIR", str(tmp_path / "cache"))

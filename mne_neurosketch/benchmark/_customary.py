@@ -19,6 +19,7 @@ from braindecode import EEGClassifier
 from skorch.callbacks import LRScheduler
 
 from ..models.registry import BASELINES, resolve_model
+from ..numerics import resolve_device
 
 __all__ = ["CustomaryEEGClassifier", "make_customary"]
 
@@ -94,8 +95,8 @@ def make_customary(
             f"{', '.join(BASELINES)}, but got {model!r} instead."
         )
     epochs = CUSTOMARY_MAX_EPOCHS if max_epochs is None else int(max_epochs)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":  # only "auto": a cluster's workers may have the GPU named
+        device = resolve_device(device)
     params = dict(
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,

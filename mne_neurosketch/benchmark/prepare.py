@@ -68,17 +68,8 @@ def _prepare_subject(reader, subject, cache_dir, on_recording=None):
 
 
 @verbose
-def prepare(
-    dataset,
-    subjects=None,
-    *,
-    path=None,
-    cache_dir=None,
-    scheduler=None,
-    n_workers=None,
-    progress=True,
-    verbose=None,
-):
+def prepare(dataset, subjects=None, *, path=None, cache_dir=None, scheduler=None,
+            n_workers=None, progress=True, verbose=None):
     """Build the on-disk cache of a corpus' subjects, one run at a time.
 
     Parameters
@@ -143,7 +134,7 @@ def _prepare_serial(reader, subjects, cache_dir, progress):
 def _prepare_dask(reader, subjects, cache_dir, scheduler, n_workers, progress):
     from distributed import as_completed
 
-    from .runner import _Dask  # the benchmark's cluster set-up, reused
+    from ._executors import _Dask  # the benchmark's cluster set-up, reused
 
     executor = _Dask(scheduler=scheduler, n_workers=n_workers)
     client = executor.client

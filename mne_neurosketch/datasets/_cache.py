@@ -102,18 +102,9 @@ def _jsonable(value):
 
 def cache_key(code: str, subject, params: dict) -> str:
     """Hash what determines the content of an entry."""
-    blob = json.dumps(
-        _jsonable(
-            dict(
-                format=CACHE_FORMAT,
-                code=code,
-                subject=subject,
-                params=params,
-                version=__version__,
-            )
-        ),
-        sort_keys=True,
-    )
+    key = dict(format=CACHE_FORMAT, code=code, subject=subject, params=params,
+               version=__version__)
+    blob = json.dumps(_jsonable(key), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -282,16 +282,8 @@ def make_data_path(source: Source):
         force_update=False, accept=False, update_path=True, verbose=None)``.
     """
 
-    def data_path(
-        subjects=None,
-        path=None,
-        *,
-        download=True,
-        force_update=False,
-        accept=False,
-        update_path=True,
-        verbose=None,
-    ):
+    def data_path(subjects=None, path=None, *, download=True, force_update=False,
+                  accept=False, update_path=True, verbose=None):
         return fetch(
             source,
             subjects,
