@@ -31,7 +31,7 @@ from ._estimator.deprecated import (
     fold_deprecated_params,
     hide_deprecated_keywords,
 )
-from ._estimator.finetune import LoadPretrained, starting_weights, weights_of
+from ._estimator.finetune import LoadPretrained, Pretrained, starting_weights, weights_of
 from ._estimator.inputs import (
     encode_labels,
     first_trials,
@@ -469,8 +469,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             X_tr, y_tr, X_va, y_va = self._split(trials.X, y, X_valid, y_valid,
                                                  seeds.split)
             target = self._target_trials(X_target_labeled, y_target_labeled)
-            if start is not None:
-                start.new_classes = self.classes_
+            start = None if start is None else LoadPretrained(start, self.classes_)
             net = self._build_net(
                 batch_size=self._train_batch_size(len(y), len(y_tr), y_va, X_valid),
                 n_train=len(y_tr), seeds=seeds, start=start,
@@ -600,8 +599,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         some out): the run trains for the fine-tuning epochs and keeps the last
         weights.
         """
-        start = LoadPretrained(weights_of(self.module_), self.classes_, self.classes_,
-                               "the source training")
+        start = LoadPretrained(Pretrained(weights_of(self.module_), self.classes_,
+                                          "the source training"), self.classes_)
         net = self._build_net(batch_size=min(self.batch_size_, len(y_t)),
                               n_train=len(y_t), seeds=seeds, start=start,
                               device=self.net_.device)

@@ -2,8 +2,9 @@
 
 A fit that starts from pretrained weights (``warm_start``, ``init_weights``,
 or the target phase of ``fit(X_target_labeled=...)``) is a fine-tuning run.
-The skorch net initialises as usual, then :class:`LoadPretrained` (a callback,
-as skorch's ``LoadInitState``) copies the weights in before the first epoch;
+:func:`starting_weights` finds them; the skorch net initialises as usual, then
+:class:`LoadPretrained` (a callback, as skorch's ``LoadInitState``) copies
+them in before the first epoch;
 the net's optimizer groups apply ``freeze`` and the body's learning-rate scale
 (``net.frozen_ids``, ``net.is_head``).
 """
@@ -12,6 +13,7 @@ the net's optimizer groups apply ``freeze`` and the body's learning-rate scale
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -62,41 +64,46 @@ def load_pretrained(module, state, classes, new_classes, source):
     return new_head
 
 
+class Pretrained(NamedTuple):
+    """Weights a fit starts from."""
+
+    state: dict  # parameter name -> tensor
+    classes: object  # ndarray of the classes they were trained on, or None
+    source: str  # where they come from, for messages
+
+
 class LoadPretrained(Callback):
     """Copy pretrained weights into the net's module when training begins.
 
+    The skorch net initialises as usual; this callback then loads the weights,
+    as skorch's ``LoadInitState`` loads a checkpoint.
+
     Parameters
     ----------
-    state : dict
-        The pretrained state dict.
-    classes : ndarray | None
-        The classes the weights were trained on (``None``: unknown).
+    pretrained : Pretrained
+        The weights, their classes and their source.
     new_classes : ndarray
         The classes of this run; when they differ, the head is re-initialised.
-    source : str
-        Where the weights come from, for messages.
     """
 
-    def __init__(self, state, classes, new_classes, source):
-        self.state = state
-        self.classes = classes
+    def __init__(self, pretrained, new_classes):
+        self.pretrained = pretrained
         self.new_classes = new_classes
-        self.source = source
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        if self.state is None:
+        if self.pretrained is None:
             return  # loaded already: a later partial_fit continues
-        load_pretrained(net.module_, self.state, self.classes, self.new_classes,
-                        self.source)
-        self.state = None  # the module holds them now; keep pickles small
+        load_pretrained(net.module_, *self.pretrained[:2], self.new_classes,
+                        self.pretrained.source)
+        self.pretrained = None  # the module holds them now; keep pickles small
 
 
 def starting_weights(estimator):
-    """The weights a fit of ``estimator`` starts from: a :class:`LoadPretrained`
-    (without ``new_classes`` yet) or None for a new initialisation."""
+    """The :class:`Pretrained` weights a fit of ``estimator`` starts from, or None
+    for a new initialisation."""
     if estimator.warm_start and hasattr(estimator, "net_"):
-        return LoadPretrained(weights_of(estimator.module_), estimator.classes_, None,
-                              "the previous fit (warm_start)")
+        return Pretrained(weights_of(estimator.module_), estimator.classes_,
+                          "the previous fit (warm_start)")
     weights = estimator.init_weights
     if weights is None:
         return None
@@ -107,14 +114,12 @@ def starting_weights(estimator):
                 "note that sklearn.base.clone (cross-validation, MOABB) resets an "
                 "estimator passed as a parameter, so pass a file written by "
                 "save() or a state dict there instead.")
-        return LoadPretrained(weights_of(weights.module_), weights.classes_, None,
-                              "init_weights")
+        return Pretrained(weights_of(weights.module_), weights.classes_, "init_weights")
     if isinstance(weights, (str, os.PathLike)):
         path = Path(weights)
-        return LoadPretrained(*read_weights_file(path), None,
-                              f"init_weights={str(path)!r}")
+        return Pretrained(*read_weights_file(path), f"init_weights={str(path)!r}")
     if is_state_dict(weights):
-        return LoadPretrained(dict(weights), None, None, "the state dict in init_weights")
+        return Pretrained(dict(weights), None, "the state dict in init_weights")
     raise ValueError(
         "Invalid value for the 'init_weights' parameter. Allowed values are None, "
         "a file written by save(), a fitted NeuroSketchClassifier and a state "

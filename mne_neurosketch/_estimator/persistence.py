@@ -283,7 +283,8 @@ def write(est, path):
             "max_epochs": est.max_epochs_,
             "batch_size": est.batch_size_,
             "augmentation": _to_portable(est.augmentation_, "augmentation"),
-            "net_args": net.build_args,
+            # pickles of 0.3 kept them on the estimator
+            "net_args": getattr(net, "build_args", None) or est.__dict__["_net_args"],
         },
         "state_dict": {k: v.detach().cpu() for k, v in est.module_.state_dict().items()},
         "numerics": {
