@@ -18,7 +18,8 @@ NAME = "mne_neurosketch"
 LAYERS = [
     {"_version", "_docs", "utils"},
     {"models", "training", "splits", "paradigms"},
-    {"numerics", "augmentation", "inference", "alignment", "datasets"},
+    {"numerics", "augmentation", "inference", "alignment", "datasets",
+     "representations"},
     {"_estimator"},
     {"estimator"},
     {"benchmark"},

@@ -69,9 +69,11 @@ SMALL = {
 
 def _kwargs(spec):
     if spec.kind == "deep":
-        small = {"module_kwargs": SMALL[spec.name]} if spec.name in SMALL else {}
-        return dict(max_epochs=1, batch_size=8, device="cpu", sfreq=SFREQ, **small)
-    if spec.name in ("CCA", "TRCA"):
+        small = {"module_kwargs": SMALL[spec.module]} if spec.module in SMALL else {}
+        freqs = {"freqs": FREQS} if "freqs" in spec.needs else {}
+        return dict(max_epochs=1, batch_size=8, device="cpu", sfreq=SFREQ, **small,
+                    **freqs)
+    if "freqs" in spec.needs:
         return dict(sfreq=SFREQ, freqs=FREQS)
     return {}
 
@@ -82,8 +84,9 @@ def test_every_pipeline_fits_and_predicts(name, rng):
     X, y = _ssvep(rng)
     X = _input(spec, X)
     est = make_pipeline(name, **_kwargs(spec))
-    if spec.kind == "deep" and spec.recipe == "shared":
-        est.set_params(valid_size=None, verbose=False)
+    if spec.kind == "deep" and spec.recipe == "shared":  # the last step's
+        (est[-1] if hasattr(est, "steps") else est).set_params(valid_size=None,
+                                                               verbose=False)
     est.fit(X[:12], y[:12])
     pred = est.predict(X[12:])
     assert pred.shape == (4,) and set(pred) <= {0, 1}

@@ -134,6 +134,16 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec("NeuroSketch-FB", "deep", "filterbank", "NeuroSketch",
                      "NeuroSketch-Base on the paradigm's filter bank, one image plane "
                      "per band", "shared"),
+        PipelineSpec("NeuroSketch-ERP", "deep", "signal", "NeuroSketch",
+                     "NeuroSketch-Base reading each trial next to the training "
+                     "classes' averages (representations.ERPPrototypes)", "shared"),
+        PipelineSpec("NeuroSketch-Spectrum", "deep", "signal", "NeuroSketch",
+                     "NeuroSketch-Base on the real and imaginary spectrum, 3-35 Hz "
+                     "(representations.ComplexSpectrum)", "shared", needs=("sfreq",)),
+        PipelineSpec("NeuroSketch-Harmonics", "deep", "signal", "NeuroSketch",
+                     "NeuroSketch-Base on 1 Hz bands at the stimulation frequencies "
+                     "and their second harmonics (representations.HarmonicBands)",
+                     "shared", needs=("sfreq", "freqs")),
         *(_deep(m) for m in BASELINES),
         *(_deep(m, "customary") for m in BASELINES),
         *(_classical(*args) for args in _CLASSICAL),
@@ -241,7 +251,28 @@ def make_pipeline(
     params = dict(module=spec.module, device=device, random_state=random_state)
     params.update({k: int(v) for k, v in budget.items()
                    if k in ("max_epochs", "batch_size") and v is not None})
-    return NeuroSketchClassifier(**params, **kwargs)
+    features = _features(spec.name, kwargs)
+    classifier = NeuroSketchClassifier(**params, **kwargs)
+    if features is None:
+        return classifier
+    from sklearn.pipeline import make_pipeline as _sklearn_pipeline
+
+    return _sklearn_pipeline(features, classifier)
+
+
+def _features(name, kwargs):
+    """The input representation of a deep pipeline that reads planes, or None
+    (``freqs`` is the representation's only: it leaves ``kwargs``)."""
+    from .. import representations
+
+    if name == "NeuroSketch-ERP":
+        return representations.ERPPrototypes()
+    if name == "NeuroSketch-Spectrum":
+        return representations.ComplexSpectrum(kwargs["sfreq"])
+    if name == "NeuroSketch-Harmonics":
+        return representations.HarmonicBands(list(kwargs.pop("freqs")), kwargs["sfreq"],
+                                             n_harmonics=2)
+    return None
 
 
 def make_pipelines(models, **kwargs) -> dict[str, BaseEstimator]:
