@@ -22,7 +22,7 @@ LAYERS = [
      "representations"},
     {"_estimator"},
     {"estimator"},
-    {"benchmark"},
+    {"benchmark", "online"},
 ]
 
 

@@ -271,6 +271,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="prepare on a local Dask cluster of N processes")
     _add_common(prep)
 
+    _add_online(sub)
+
     lst = sub.add_parser("list", help="list the available models, datasets or protocols")
     lst.add_argument(
         "what",
@@ -279,6 +281,90 @@ def _parser() -> argparse.ArgumentParser:
         choices=["all", "models", "datasets", "protocols"],
     )
     return parser
+
+
+_ONLINE_EPILOG = """\
+examples:
+  # P300: a window after each event of the stim channel STI, decisions on an outlet
+  neurosketch online --model clf.pt --stream Muse --events STI \\
+      --event-id nontarget=1 target=2 --filter 1 30 --outlet decisions
+
+  # SSVEP or motor imagery: a window every 0.25 s, averaged over 4 windows
+  neurosketch online --model clf.pt --stream EEG --hop 0.25 --smoothing 4 \\
+      --duration 600 --log decisions.csv
+
+  # events from a marker stream (string markers named as in --event-id)
+  neurosketch online --model clf.pt --stream EEG --marker-stream Markers \\
+      --event-id Target NonTarget
+
+  # the same decoder on a recording, no LSL (events from STI or its annotations)
+  neurosketch online --model clf.pt --replay run.fif --events STI --log replay.csv
+
+Ctrl-C stops a live run cleanly; the log then holds every decision made.
+"""
+
+
+def _add_online(sub):
+    online = sub.add_parser(
+        "online",
+        help="decode a live LSL stream (or replay a recording) with a saved model",
+        description="Decode a live Lab Streaming Layer stream with a model saved by "
+        "NeuroSketchClassifier.save(), through the same causal path as "
+        "mne_neurosketch.online.replay (needs mne-neurosketch[online]).",
+        epilog=_ONLINE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    online.add_argument("--model", required=True, metavar="FILE",
+                        help="the fitted estimator, a file written by save()")
+    source = online.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stream", metavar="NAME", help="the LSL stream to decode")
+    source.add_argument("--replay", metavar="FILE",
+                        help="decode this recording (FIF) instead, without LSL")
+    mode = online.add_argument_group("windows (give --hop, --events or --marker-stream)")
+    mode.add_argument("--hop", type=float, metavar="S",
+                      help="sliding windows: seconds between two windows")
+    mode.add_argument("--smoothing", type=_positive_int, default=1, metavar="N",
+                      help="sliding windows: average the last N windows (default 1)")
+    mode.add_argument("--events", metavar="CHANNEL",
+                      help="a window after each event of this stim channel "
+                      "(with --replay, 'annotations' uses the file's annotations)")
+    mode.add_argument("--marker-stream", metavar="NAME",
+                      help="a window after each marker of this LSL stream")
+    mode.add_argument("--event-id", nargs="+", metavar="NAME=CODE",
+                      help="the events to decide, e.g. 'nontarget=1 target=2' or, "
+                      "for string markers, their names (default: all)")
+    mode.add_argument("--tmin", type=float, default=0.0, metavar="S",
+                      help="start of an event's window relative to it (default 0)")
+    proc = online.add_argument_group("processing and output")
+    proc.add_argument("--filter", nargs=2, metavar=("LO", "HI"), type=_edge,
+                      help="causal band-pass in Hz ('none' for no edge), as the "
+                      "model was trained (mne_neurosketch.online.causal_filter)")
+    proc.add_argument("--counter", metavar="CHANNEL",
+                      help="a sample-counter channel: gaps count lost samples")
+    proc.add_argument("--max-lag", type=float, default=0.5, metavar="S",
+                      help="drop windows completed more than S seconds behind the "
+                      "stream (default 0.5)")
+    proc.add_argument("--outlet", metavar="NAME",
+                      help="publish the decisions on this LSL stream (class index "
+                      "and probabilities)")
+    proc.add_argument("--label-outlet", action="store_true",
+                      help="also publish the labels as strings on NAME-labels")
+    proc.add_argument("--duration", type=float, metavar="S",
+                      help="stop after S seconds (default: until Ctrl-C)")
+    proc.add_argument("--log", metavar="FILE",
+                      help="write the decisions to this CSV file at the end")
+    _add_common(online)
+
+
+def _edge(text):
+    """A band edge in Hz, or None for 'none'."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a frequency in Hz or 'none', got {text!r}") from None
 
 
 _LEVELS = ("debug", "info", "warning", "error")
@@ -474,6 +560,12 @@ def _cmd_prepare(args) -> int:
     return 0
 
 
+def _cmd_online(args) -> int:
+    from ..online._cli import run_online
+
+    return run_online(args)
+
+
 def _cmd_list(args) -> int:
     from .datasets import list_datasets
     from .pipelines import PIPELINES
@@ -534,6 +626,7 @@ def _run(args, level: str) -> int:
         "report": _cmd_report,
         "prepare": _cmd_prepare,
         "list": _cmd_list,
+        "online": _cmd_online,
     }
     try:
         if getattr(args, "subjects", None) is not None:
