@@ -17,6 +17,7 @@ os.environ["DOCSTRING_INHERITANCE_ENABLE"] = "1"
 # Never open figure windows while the gallery runs.
 os.environ.setdefault("MPLBACKEND", "agg")
 
+import re  # noqa: E402
 import sys  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -160,10 +161,41 @@ bibtex_default_style = "unsrt"
 bibtex_reference_style = "author_year"
 
 # -- sphinx-gallery --------------------------------------------------------------
+def _kalunga_data() -> Path | None:
+    """The MNE_DATA folder holding MOABB's Kalunga2016 recordings, if any.
+
+    ``MNE_DATASETS_SSVEPEXO_PATH`` or ``MNE_DATA`` when set, else the shared
+    data next to the repository (``../shared/data/mne_data``, as on CI).
+    """
+    import mne
+
+    for folder in (os.environ.get("MNE_DATASETS_SSVEPEXO_PATH"),
+                   mne.get_config("MNE_DATA"),
+                   ROOT.parent / "shared" / "data" / "mne_data"):
+        if folder and (Path(folder).expanduser() / "MNE-ssvepexo-data").is_dir():
+            return Path(folder).expanduser().resolve()
+    return None
+
+
+# The transfer example trains on real recordings: it runs (about 3 minutes on
+# one CPU thread) when they are on this machine, and its page says why it did
+# not run otherwise (see _note_unrun_examples).
+KALUNGA_DATA = _kalunga_data()
+UNRUN_EXAMPLES = {}
+if KALUNGA_DATA is None:
+    UNRUN_EXAMPLES["auto_examples/transfer_kalunga2016"] = (
+        "MOABB's Kalunga2016 recordings were not found (MNE_DATASETS_SSVEPEXO_PATH, "
+        "MNE_DATA or ../shared/data/mne_data holding MNE-ssvepexo-data/)"
+    )
+else:
+    os.environ.setdefault("MNE_DATASETS_SSVEPEXO_PATH", str(KALUNGA_DATA))
+    os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
-    "filename_pattern": r"/plot_",
+    "filename_pattern": r"/plot_" + ("" if KALUNGA_DATA is None
+                                     else r"|/transfer_kalunga2016\.py"),
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("mne_neurosketch",),
     "backreferences_dir": "generated/backreferences",
@@ -235,6 +267,22 @@ def _require_docstring(app, what, name, obj, options, lines):
             logger.warning(f"{name} has no docstring.", location=name)
 
 
+def _note_unrun_examples(app, docname, source):
+    """Say on an example's page that it was not run in this build, and why."""
+    reason = UNRUN_EXAMPLES.get(docname)
+    if reason is None:
+        return
+    logger.info(f"{docname} was not run: {reason}.")
+    # After the page title (its first underline), before the code.
+    text = source[0]
+    match = re.search(r"^(=+)\n", text, flags=re.MULTILINE)
+    note = (f"\n.. note::\n\n   This example was not run when this page was "
+            f"built: {reason}. The code is shown without its output.\n")
+    at = match.end() if match else len(text)
+    source[0] = text[:at] + note + text[at:]
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
+    app.connect("source-read", _note_unrun_examples)
     app.connect("autodoc-process-docstring", _require_docstring)

@@ -18,8 +18,18 @@ with ``cv_kwargs={"calibration_size": ...}`` or a ``cs_mode``): ``fit`` accepts
 the routed metadata ``subjects`` (the subject of each training trial) and the
 target subject's calibration slice ``X_target_unlabeled`` or
 ``X_target_labeled`` (labels are not used: the re-centring is unsupervised).
-Request them with ``set_fit_request`` inside
-``sklearn.config_context(enable_metadata_routing=True)``.
+
+Under scikit-learn's metadata routing (MOABB's evaluations fit with it on),
+both request ``subjects`` and ``X_target_unlabeled`` by default, as
+scikit-learn's group splitters request ``groups``: a pipeline built without
+routing, where ``set_fit_request`` cannot be called, still re-centres each
+source subject on its own trials and the target on its calibration trials.
+``y_target_labeled`` is never requested (no label is used). Whether the
+*labeled* calibration slice ``X_target_labeled`` is used is left to you, with
+``set_fit_request(X_target_labeled=True)`` inside
+``sklearn.config_context(enable_metadata_routing=True)``: a classifier after
+the aligner must say whether it uses it too (fine-tuning), and MOABB offers it
+to every step once one step requests it.
 """
 
 # License: BSD (3-clause)
@@ -57,6 +67,11 @@ class _Recentring(TransformerMixin, BaseEstimator):
 
     _input_name = "trials"
     _ndims = (3,)
+
+    #: What fit uses is requested by default (see the module docstring);
+    #: the labels of the calibration slice are never used.
+    __metadata_request__fit = {"subjects": True, "X_target_unlabeled": True,
+                               "y_target_labeled": False}
 
     def _check_X(self, X, name="X") -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -253,7 +268,10 @@ class RiemannianAlignment(_Recentring):
         Covariance estimator (:class:`~pyriemann.estimation.Covariances`) for
         target calibration trials that arrive as raw signals: MOABB routes the
         raw calibration slice to every step, so this should match the
-        estimator of the ``Covariances`` step before this one.
+        estimator of the ``Covariances`` step before this one. A filter bank
+        ``(n_trials, n_chans, n_times, n_bands)`` has its bands stacked as
+        channels first, band-major (as the benchmark's ``TSLR-aligned`` and
+        MOABB's ``ExtendedSSVEPSignal`` do).
     reg : float
         Ridge added to the reference, relative to its mean eigenvalue.
 
@@ -280,6 +298,12 @@ class RiemannianAlignment(_Recentring):
 
     def _target_input(self, X):
         X = np.asarray(X)
+        if X.ndim == 4:
+            # A MOABB filter bank (n, n_chans, n_times, n_bands): its bands
+            # stacked as channels, band-major, as the benchmark's pipelines and
+            # MOABB's ExtendedSSVEPSignal give them to Covariances.
+            n_trials, n_chans, n_times, n_bands = X.shape
+            X = X.transpose(0, 3, 1, 2).reshape(n_trials, n_bands * n_chans, n_times)
         if X.ndim == 3 and X.shape[1] != X.shape[2]:
             from pyriemann.estimation import Covariances
 
