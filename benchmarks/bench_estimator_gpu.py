@@ -10,11 +10,17 @@ duration)`` over the remaining epochs (skorch's per-epoch ``dur``). Inference
 throughput (``predict_proba``, same batch size) and the peak GPU memory of the
 fit are reported too.
 
+On CUDA, PyTorch lets cuDNN run float32 convolutions in TF32 (10-bit
+mantissa) by default: the rows of configurations that train in fp32 are then
+labelled ``tf32`` (``label``; ``config`` keeps the name asked for), and
+``--no-tf32`` measures true fp32.
+
 Usage::
 
     python benchmarks/bench_estimator_gpu.py results/estimator_gpu.json
     python benchmarks/bench_estimator_gpu.py out.json --batch-sizes 64 256 \\
         --configs fp32 bf16 bf16+cl bf16+cl+compile --n-train 4096 --epochs 4
+    python benchmarks/bench_estimator_gpu.py out.json --no-tf32   # fp32 is fp32
     # smoke test without a GPU (tiny, meaningless numbers)
     python benchmarks/bench_estimator_gpu.py out.json --device cpu --n-train 128 \\
         --epochs 2 --batch-sizes 64 --configs fp32
@@ -52,6 +58,15 @@ def _data(n, n_chans, n_times, n_classes, seed=0):
     return X, np.arange(n) % n_classes
 
 
+def precision_label(config, train_path, device):
+    """``config``, with fp32 called tf32 where cuDNN ran the fp32 convolutions
+    in TF32 (PyTorch's default on CUDA): the label says what ran."""
+    tf32 = str(device).startswith("cuda") and torch.backends.cudnn.allow_tf32
+    if not (tf32 and train_path.split(": ", 1)[-1].startswith("fp32")):
+        return config
+    return config.replace("fp32", "tf32") if "fp32" in config else f"{config} (tf32)"
+
+
 def run_one(config, batch_size, args, X, y):
     from mne_neurosketch.estimator import NeuroSketchClassifier
 
@@ -79,6 +94,7 @@ def run_one(config, batch_size, args, X, y):
     predict_s = time.perf_counter() - t0
     return {
         "config": config,
+        "label": precision_label(config, clf.train_path_, args.device),
         "amp": amp,
         "channels_last": channels_last,
         "compile": compile_,
@@ -111,7 +127,12 @@ def main(argv=None):
     parser.add_argument("--n-chans", type=int, default=62)
     parser.add_argument("--n-times", type=int, default=400)
     parser.add_argument("--n-classes", type=int, default=40)
+    parser.add_argument("--no-tf32", action="store_true",
+                        help="turn TF32 off (cuDNN and matmul): fp32 rows run in fp32")
     args = parser.parse_args(argv)
+    if args.no_tf32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
     X, y = _data(args.n_train, args.n_chans, args.n_times, args.n_classes)
     results = []
@@ -135,6 +156,8 @@ def main(argv=None):
         "torch": torch.__version__,
         "bf16_supported": (torch.cuda.is_bf16_supported()
                            if torch.cuda.is_available() else None),
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))

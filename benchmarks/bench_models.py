@@ -489,8 +489,16 @@ def measure(
 
 
 # --------------------------------------------------------------- sections ---
+def plain_name(device) -> str:
+    """``"eager fp32"``, or ``"eager tf32"`` on a GPU whose cuDNN convolutions
+    may run in TF32 (``torch.backends.cudnn.allow_tf32``, PyTorch's default):
+    the label says what ran."""
+    tf32 = torch.device(device).type == "cuda" and torch.backends.cudnn.allow_tf32
+    return f"eager {'tf32' if tf32 else 'fp32'}"
+
+
 def plain_variant(device):
-    return {"name": "eager fp32"}
+    return {"name": plain_name(device)}
 
 
 #: The optimised variant the grid measures next to plain eager, per device type
@@ -525,7 +533,7 @@ def target_variants(device, mode):
                 dict(graph, name="bf16+cl+fused+graph"),
                 dict(fused, name="bf16+cl+fused+compile", compile=True),
                 dict(graph, name="bf16+cl+fused+compile+graph", compile=True),
-                dict(tuned, name="eager fp32+cudnn.benchmark"),
+                dict(tuned, name=f"{plain_name(device)}+cudnn.benchmark"),
                 dict(graph, **tuned, name="bf16+cl+fused+graph+cudnn.benchmark"),
                 dict(graph, **tuned, compile=True,
                      name="bf16+cl+fused+compile+graph+cudnn.benchmark"),
@@ -658,12 +666,13 @@ def summarise_targets(rows, device, peak) -> list[dict]:
             and r["mode"] == mode
             and r["batch"] == batch
             and "samples_per_s" in r
-            and r["variant"] != "eager fp32"
+            and r["variant"] != plain_name(device)
         ]
         return max(cands, key=lambda r: r["samples_per_s"], default=None)
 
     def add(name, mode, batch, goal, kind):
-        plain, fast = _find(rows, "targets", mode, batch, "eager fp32"), best(mode, batch)
+        plain = _find(rows, "targets", mode, batch, plain_name(device))
+        fast = best(mode, batch)
         if plain is None or fast is None:
             return
         value = (
@@ -686,7 +695,8 @@ def summarise_targets(rows, device, peak) -> list[dict]:
                 speedup=fast["samples_per_s"] / plain["samples_per_s"],
             )
         )
-        tuned = _find(rows, "targets", mode, batch, "eager fp32+cudnn.benchmark")
+        tuned_name = f"{plain_name(device)}+cudnn.benchmark"
+        tuned = _find(rows, "targets", mode, batch, tuned_name)
         if tuned is not None:  # a fairer baseline: plain eager with cuDNN autotuning
             out[-1]["speedup_vs_tuned_eager"] = (
                 fast["samples_per_s"] / tuned["samples_per_s"]
@@ -710,8 +720,9 @@ def summarise_targets(rows, device, peak) -> list[dict]:
                 )
             )
     else:
-        add("GPU training b256, speed-up over fp32 eager", "train", 256, 3.0, "ratio")
-        add("GPU inference b256, speed-up over fp32 eager", "infer", 256, 1.0, "ratio")
+        over = f"speed-up over {plain_name(device).split()[1]} eager"  # tf32: default
+        add(f"GPU training b256, {over}", "train", 256, 3.0, "ratio")
+        add(f"GPU inference b256, {over}", "infer", 256, 1.0, "ratio")
     return out
 
 

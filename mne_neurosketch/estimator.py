@@ -504,9 +504,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, X, y, X_valid, y_valid, seed):
         """Scaled training and validation trials (``X_valid`` or a hold-out)."""
+        if X_valid is None and y_valid is not None:
+            raise ValueError(
+                "y_valid was given without X_valid. Pass both for a predefined "
+                "validation set, or neither to hold out valid_size of X.")
         if X_valid is not None:
             valid = fitted_trials(self, X_valid, y_valid, name="X_valid")
             y_va = encode_labels(self, valid.y, "X_valid")
+            if len(y_va) != len(valid.X):
+                raise ValueError(
+                    f"X_valid has {len(valid.X)} trials and y_valid {len(y_va)} "
+                    "labels. Pass one label per trial.")
             return self._scale(X), y, self._scale(valid.X), y_va
         if self.valid_size is None:
             return self._scale(X), y, None, None

@@ -129,13 +129,28 @@ def test_pipeline_routes_moabb_metadata(rng):
     assert pipe.score(X2[~calib], y[~calib]) >= 0.85
 
 
-def test_moabb_cross_subject_with_calibration(tmp_path):
+def _learnable_fake(**kwargs):
+    """MOABB's FakeDataset (noise) with a class signal: three times the
+    amplitude on C3 during the right-hand trials."""
     from moabb.datasets.fake import FakeDataset
+
+    class _LearnableFake(FakeDataset):
+        def _generate_raw(self, n_events, duration):
+            raw = super()._generate_raw(n_events, duration)
+            data, n = raw._data, int(self.interval[1] * self.sfreq)
+            for onset in np.flatnonzero(data[-1] == self.event_id["right_hand"]):
+                data[0, onset:onset + n] *= 3.0  # channel 0 is C3, the last stim
+            return raw
+
+    return _LearnableFake(["left_hand", "right_hand"], **kwargs)
+
+
+def test_moabb_cross_subject_with_calibration(tmp_path):
     from moabb.evaluations import CrossSubjectEvaluation
     from moabb.paradigms import LeftRightImagery
 
-    dataset = FakeDataset(["left_hand", "right_hand"], n_subjects=3, n_sessions=1,
-                          n_runs=1, n_events=30, duration=60, seed=3)
+    dataset = _learnable_fake(n_subjects=3, n_sessions=1, n_runs=1, n_events=30,
+                              duration=60, seed=3)
     with config_context(enable_metadata_routing=True):
         pipes = OrderedDict(
             EA_TSLR=make_pipeline(
@@ -154,7 +169,8 @@ def test_moabb_cross_subject_with_calibration(tmp_path):
     results = evaluation.process(pipes)
     assert set(results["pipeline"]) == {"EA_TSLR", "RA_TSLR"}
     assert len(results) == 6  # 3 target subjects x 2 pipelines
-    assert results["score"].between(0, 1).all()
+    # ROC-AUC, chance 0.5: each target subject 0.86-1.0 over seeds 0-3
+    assert results["score"].min() > 0.75
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -55,7 +55,7 @@ def test_resolve_path(toy, tmp_path, monkeypatch):
     monkeypatch.delenv("MNE_DATASETS_TOYCORPUS_PATH", raising=False)
     assert resolve_path(root, **kw) == root
     assert resolve_path(tmp_path, **kw) == root  # parent + folder_names
-    with pytest.raises(FileNotFoundError) as err:
+    with pytest.raises(FileNotFoundError, match="MNE_DATASETS_TOYCORPUS_PATH") as err:
         resolve_path(None, **kw)
     msg = str(err.value)
     assert "MNE_DATASETS_TOYCORPUS_PATH" in msg and "PUB" in msg and "LAYOUT" in msg

@@ -244,3 +244,63 @@ def test_openmiir_declared_files_download_into_the_reader_layout(server, tmp_pat
     ref = openmiir.OpenMIIR(5, path=sim, cache=False).datasets[0]
     assert len(got) == len(ref) > 0
     assert (got[0][0] == ref[0][0]).all()
+
+
+def test_chisco_declared_files_download_into_the_reader_layout(server, tmp_path):
+    import json
+    import shutil
+
+    from mne_neurosketch.datasets import chisco
+
+    root, url, requests = server
+    sim = chisco.simulate_chisco(tmp_path / "sim", subjects=(1,), tasks=("read",),
+                                 runs=(1, 10))
+    shutil.copytree(sim, root, dirs_exist_ok=True)  # the bucket's layout
+    # not among the declared files: the category names, written beside them
+    names = json.loads((root / "json" / "classnumber.json").read_text())
+    source = _served(Source(code="Chisco", folder="ds005170", files=chisco._chisco_files,
+                            page=url), {chisco._OPENNEURO: url})
+    declared = [r.fname for r in source.files([1])]
+    assert declared[0] == "json/textmaps.json"
+    assert len(declared) == 1 + 2 * 45  # 45 possible runs of each task
+    run = "derivatives/preprocessed_pkl/sub-01/eeg/sub-01_task-read_run-010_eeg.pkl"
+    assert run in declared
+
+    folder = _download.make_data_path(source)(
+        subjects=[1], path=tmp_path / "dl", update_path=False, accept=True
+    )
+    assert {"/json/textmaps.json", f"/{run}"} <= set(requests)
+    # the runs missing from the release (here all but 1 and 10) are skipped
+    assert sorted(p.name for p in folder.rglob("*.pkl")) == [
+        "sub-01_task-read_run-010_eeg.pkl", "sub-01_task-read_run-01_eeg.pkl"]
+    (folder / "json" / "classnumber.json").write_text(json.dumps(names))
+    got = chisco.Chisco(1, path=folder, task="read", cache=False).datasets
+    ref = chisco.Chisco(1, path=sim, task="read", cache=False).datasets
+    assert len(got) == len(ref) == 2
+    assert (got[0][0][0] == ref[0][0][0]).all()
+
+
+def test_faces_houses_declared_archive_downloads_into_the_reader_layout(
+        server, tmp_path):
+    import shutil
+
+    from mne_neurosketch.datasets import faces_houses
+
+    root, url, requests = server
+    sim = faces_houses.simulate_faces_houses(tmp_path / "sim", subjects=(1,))
+    shutil.make_archive(str(root / "faces_basic"), "zip", sim.parent, "faces_basic")
+    (remote,) = faces_houses._SOURCE.files(None)
+    assert (remote.fname, remote.unpack) == ("faces_basic.zip", True)
+    assert remote.known_hash == "md5:812d92b2be0de466ba6c6683b53ea7f8"
+    # the archive served here is a simulated one: its own checksum and size
+    local = dataclasses.replace(remote, known_hash=_md5(root / "faces_basic.zip"),
+                                size=(root / "faces_basic.zip").stat().st_size)
+    source = _served(dataclasses.replace(faces_houses._SOURCE, files=lambda s: [local]),
+                     {remote.url.rsplit("/", 1)[0]: url})
+    folder = _download.make_data_path(source)(path=tmp_path / "dl",
+                                              update_path=False, accept=True)
+    assert requests == ["/faces_basic.zip"]
+    got = faces_houses.FacesHouses(1, path=folder, cache=False).datasets[0]
+    ref = faces_houses.FacesHouses(1, path=sim, cache=False).datasets[0]
+    assert len(got) == len(ref) > 0
+    assert (got[0][0] == ref[0][0]).all()

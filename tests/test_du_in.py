@@ -154,7 +154,8 @@ def test_train_one_epoch_and_moabb(root, tmp_path, one_thread):
     assert sorted(set(labels)) == ["word00", "word01", "word02"]
     res = run_within_session(dataset, tmp_path, n_splits=2)
     assert len(res) == 1 and res["samples"].iloc[0] == len(ds)
-    assert 0.0 <= res["score"].iloc[0] <= 1.0
+    # 3 words (chance 1/3): 1.0 over simulator seeds 0-5 at class_signal=1
+    assert res["score"].iloc[0] > 0.8
 
 
 def test_bad_inputs(tmp_path):

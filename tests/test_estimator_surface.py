@@ -7,13 +7,21 @@ import mne
 import numpy as np
 import pytest
 import torch
+from _outputs import assert_same_outputs
 from braindecode.augmentation import SignFlip
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from skorch.callbacks import Callback
 
 # _one_thread: the autouse fixture running these tiny networks on one thread.
-from test_estimator import TINY, _one_thread, noise_data, tiny_clf  # noqa: F401
+from test_estimator import (  # noqa: F401
+    TINY,
+    _one_thread,
+    noise_data,
+    separable_task,
+    tiny_clf,
+    trained_clf,
+)
 
 from mne_neurosketch.augmentation import Mixup, RecipeAugmentation
 from mne_neurosketch.estimator import NeuroSketchClassifier, auto_budget
@@ -120,7 +128,9 @@ class _StopAfterFirstBatch(Callback):
 
 def _auto_fit(n_trials, **params):
     X, y = noise_data(n=n_trials, n_chans=2, n_times=32)
-    params = {"max_epochs": "auto", "batch_size": "auto", **params}
+    # compile=False: 4000 trials make 31,500 steps, where "auto" would compile
+    # the step for the one batch this test trains
+    params = {"max_epochs": "auto", "batch_size": "auto", "compile": False, **params}
     clf = tiny_clf(verbose="INFO", callbacks=[("stop", _StopAfterFirstBatch())],
                    **params)
     with mne.utils.catch_logging() as log:
@@ -189,30 +199,30 @@ def _plain_params(clf):
 
 
 def test_load_rebuilds_the_saved_fit(tmp_path):
-    X, y = noise_data(n=30)
-    Xt, yt = noise_data(n=12, seed=1)
+    X, y = separable_task(60)
+    Xt, yt = separable_task(12, seed=1)
     recipe = RecipeAugmentation(mixup_p=0.0, shift_max=3)
-    clf = tiny_clf(max_epochs=2, batch_size="auto", augmentation=recipe,
+    clf = tiny_clf(max_epochs=10, lr=1e-2, batch_size="auto", augmentation=recipe,
                    valid_size=0.2, freeze="body", finetune_lr_scale=0.5,
                    finetune_epochs=1)
     clf.fit(X, y, X_target_labeled=Xt, y_target_labeled=yt)  # ends fine-tuning
     clf.save(tmp_path / "clf.pt")
     loaded = NeuroSketchClassifier.load(tmp_path / "clf.pt")
     assert _plain_params(loaded) == _plain_params(clf)
-    assert (loaded.max_epochs_, loaded.batch_size_) == (2, 16)
+    assert (loaded.max_epochs_, loaded.batch_size_) == (10, 16)
     assert loaded.augmentation_.get_params() == recipe.get_params()
     assert _net_settings(loaded.net_) == _net_settings(clf.net_)
     assert loaded.net_.freeze == "body" and loaded.net_.max_epochs == 1
-    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert_same_outputs(loaded.predict_proba(X), clf.predict_proba(X))
     # refitting the loaded estimator trains like the original
-    X2, y2 = noise_data(n=30, seed=2)
-    np.testing.assert_array_equal(clone(loaded).fit(X2, y2).predict_proba(X2),
-                                  clone(clf).fit(X2, y2).predict_proba(X2))
+    X2, y2 = separable_task(60, seed=2)
+    assert_same_outputs(clone(loaded).fit(X2, y2).predict_proba(X2),
+                        clone(clf).fit(X2, y2).predict_proba(X2))
 
 
 def test_load_a_version_2_file_with_recipe_keywords(tmp_path):
-    X, y = noise_data()
-    clf = tiny_clf(max_epochs=1, augmentation=RecipeAugmentation(noise_p=0.0)).fit(X, y)
+    X, y = separable_task()
+    clf = trained_clf(X, y, augmentation=RecipeAugmentation(noise_p=0.0))
     clf.save(tmp_path / "clf.pt")
     data = torch.load(tmp_path / "clf.pt", weights_only=True)
     params = {k: v for k, v in data["params"].items() if k != "augmentation"}
@@ -223,7 +233,7 @@ def test_load_a_version_2_file_with_recipe_keywords(tmp_path):
     loaded = NeuroSketchClassifier.load(tmp_path / "v2.pt")
     assert loaded.augmentation.get_params() == RecipeAugmentation(
         noise_p=0.0).get_params()
-    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert_same_outputs(loaded.predict_proba(X), clf.predict_proba(X))
     damaged = {**data, "fit": {k: v for k, v in data["fit"].items()
                                if k != "net_args"}}
     torch.save(damaged, tmp_path / "damaged.pt")

@@ -75,7 +75,8 @@ def test_windows_match_paper(tmp_path):
 
 def test_irregular_runs_do_not_crash(tmp_path):
     root = simulate_faces_houses(tmp_path, irregular=True, seed=2)
-    with pytest.raises(ValueError):  # the paper's np.stack fails on such a file
+    # the paper's np.stack fails on such a file
+    with pytest.raises(ValueError, match="all input arrays must have the same shape"):
         _paper_epochs(_mat(root, 1))
     ds = FacesHouses(1, path=root, cache=False)
     X_exp, y_exp, _ = _expected(_mat(root, 1))

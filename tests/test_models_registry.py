@@ -7,6 +7,9 @@ import torch
 from braindecode.models import EEGNet
 from braindecode.models.util import models_dict as braindecode_models
 
+# _one_thread: the autouse fixture running tiny networks on one thread.
+from test_estimator import _one_thread  # noqa: F401
+
 from mne_neurosketch import models
 from mne_neurosketch._estimator.persistence import trusted_classes
 from mne_neurosketch.benchmark.pipelines import PIPELINES
@@ -98,18 +101,18 @@ def test_baselines_build_on_the_real_datasets_shapes(shape):
 
 
 def test_estimator_saves_and_loads_neurosketch_large(tmp_path):
-    import numpy as np
+    from _outputs import assert_same_outputs
+    from test_estimator import TINY, TRAINED, separable_task
 
     from mne_neurosketch.estimator import NeuroSketchClassifier
 
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((16, 3, 48)).astype("float32"), np.arange(16) % 2
+    X, y = separable_task()
     clf = NeuroSketchClassifier(
-        "NeuroSketch-Large", module_kwargs=dict(depths=(1, 1, 1, 1), widths=(8,) * 4),
-        max_epochs=1, batch_size=8, valid_size=None, device="cpu", verbose=False,
+        "NeuroSketch-Large", module_kwargs=TINY,
+        valid_size=None, device="cpu", verbose=False, random_state=0, **TRAINED,
     ).fit(X, y)
     assert type(clf.module_) is NeuroSketchLarge
     clf.save(tmp_path / "large.pt")
     loaded = NeuroSketchClassifier.load(tmp_path / "large.pt")
     assert type(loaded.module_) is NeuroSketchLarge
-    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
+    assert_same_outputs(loaded.predict_proba(X), clf.predict_proba(X))

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 if __name__ != "__main__":
+    from _outputs import path_atol
     from test_online import BAND, EVENT_ID, SFREQ, clf, make_raw  # noqa: F401
 
     from mne_neurosketch.benchmark.cli import main
@@ -89,7 +90,10 @@ def test_live_decisions_equal_replay_and_cli_live_run(tmp_path, clf, recording):
     np.testing.assert_array_equal(live["label"].astype(str),
                                   offline["label"].astype(str))
     columns = [f"p_{c}" for c in clf.classes_]
-    assert np.abs(live[columns].to_numpy() - offline[columns].to_numpy()).max() <= 1e-6
+    # the child loads the saved model: on the bf16 path, probabilities of two
+    # processes agree to bf16's tolerance (measured 2.2e-5), in fp32 to 1e-6
+    atol = 1e-6 if "bf16" not in clf.inference_path_ else path_atol(clf.inference_path_)
+    assert np.abs(live[columns].to_numpy() - offline[columns].to_numpy()).max() <= atol
     # a second inlet read the same decisions, stamped with the windows' ends
     outlet = np.array(result["outlet"])
     np.testing.assert_array_equal(outlet[:, 0], live["index"])

@@ -4,6 +4,7 @@ import copyreg
 import os
 import pickle
 import pickletools
+import re
 import struct
 import subprocess
 
@@ -141,7 +142,7 @@ def test_hostile_pickles_refused_and_nothing_runs(tmp_path):
         if key == "ext":
             copyreg.add_extension("os", "system", 0x7A1)
         try:
-            with pytest.raises(UnsafePickleError) as err:
+            with pytest.raises(UnsafePickleError, match=re.escape(str(fname))) as err:
                 load_pickle(fname)
         finally:
             if key == "ext":
@@ -254,7 +255,8 @@ def test_oversized_requests_refused_before_allocation(tmp_path):
         fname = tmp_path / f"{key}.pkl"
         fname.write_bytes(payload)
         assert len(payload) < 150_000, key
-        with pytest.raises((UnsafePickleError, ValueError)) as err:
+        with pytest.raises((UnsafePickleError, ValueError),
+                           match=re.escape(str(fname))) as err:
             load_pickle(fname)
         msg = str(err.value)
         assert str(fname) in msg, key

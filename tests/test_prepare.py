@@ -58,7 +58,6 @@ def test_prepare_cli(tmp_path, capsys):
 
 
 def test_prepare_on_dask_workers(tmp_path):
-    pytest.importorskip("distributed")
     simulate_seed_dv(tmp_path, subjects=(1, 2), seed=5)
     cache_dir = tmp_path / "cache"
     prepared = prepare("seeddv", [2, 1], path=tmp_path, cache_dir=cache_dir,

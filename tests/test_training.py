@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from _outputs import assert_trials_differ, distinct_weights
 from torch.nn import functional as F
 
 from mne_neurosketch import NeuroSketch
@@ -92,7 +93,7 @@ def test_step_decreases_loss_and_clips():
 
 def test_step_augments_each_batch():
     X, y = _batch()
-    model = _model().train()
+    model = distinct_weights(_model()).train()  # its logits depend on the input
     seen = []
 
     def flip(xb, yb):
@@ -104,7 +105,10 @@ def test_step_augments_each_batch():
     loss, logits = step.forward_backward(X, y)
     assert seen == [X.shape]
     with torch.no_grad():  # the logits are those of the augmented batch
-        torch.testing.assert_close(logits, model(-X), rtol=1e-4, atol=1e-5)
+        flipped, plain = model(-X), model(X)
+    assert_trials_differ(flipped.numpy(), 1e-4 * float(flipped.abs().max()))
+    torch.testing.assert_close(logits, flipped, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(logits, plain, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="augmentation"):
         TrainStep(model, F.binary_cross_entropy_with_logits, make_adamw(model),
                   augmentation=[flip], cuda_graph=True)

@@ -133,7 +133,7 @@ def test_pretrained_model_is_cached_reused_and_resumable(tmp_path):
     # An interrupted pretraining leaves no file that a rerun would read.
     est = recorder()
     RecordingClassifier.fail = True
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         fit_transfer(est, X, y, folds[0], cache=path)
     assert not path.exists()
     RecordingClassifier.fail = False

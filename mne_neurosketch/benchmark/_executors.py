@@ -10,13 +10,18 @@ the store, so workers need no access to it.
 
 from __future__ import annotations
 
+import logging
+import os
 import traceback
 
 from tqdm.auto import tqdm
 
 from ..utils import logger
-from ._fitting import _run_task, _Task, _uses_device
+from ._fitting import _device_params, _run_task, _Task
 from .store import FitRecord, ResultsStore
+
+#: The Dask worker resource a fit on a GPU asks for (one unit: one fit per GPU).
+GPU = "GPU"
 
 
 class _Serial:
@@ -76,38 +81,165 @@ class _EpochLine:
             self._bar.close()
 
 
+def _visible_gpus(n_gpus):
+    """The ids of this machine's first ``n_gpus`` GPUs, as CUDA_VISIBLE_DEVICES
+    names them (the ids this process may use, when it is set)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return [str(i) for i in range(n_gpus)]
+    ids = [v.strip() for v in visible.split(",") if v.strip()]
+    return ids[:n_gpus]
+
+
+def _worker_specs(n_gpus, n_workers=None):
+    """The workers of a local cluster: one per GPU, each pinned to its GPU.
+
+    Worker ``i`` sees only GPU ``i`` (``CUDA_VISIBLE_DEVICES``, so its
+    ``cuda:0`` is that GPU) and offers one unit of the ``GPU`` resource: it
+    trains one network at a time. ``n_workers`` beyond the GPUs are CPU
+    workers that see no GPU (for the pipelines that need none); fewer use as
+    many GPUs. Without GPUs, ``n_workers`` (default 1) CPU workers.
+
+    Parameters
+    ----------
+    n_gpus : int
+        GPUs of this machine to use.
+    n_workers : int | None
+        Workers in all (``None``: one per GPU, or one).
+
+    Returns
+    -------
+    specs : dict
+        ``distributed.SpecCluster`` worker specifications, by worker name.
+    """
+    from distributed import Nanny
+
+    gpus = _visible_gpus(n_gpus if n_workers is None else min(n_gpus, n_workers))
+    n_cpu = (n_workers or (0 if gpus else 1)) - len(gpus)
+    specs = {}
+    for i, gpu_id in enumerate(gpus):
+        specs[f"gpu-{i}"] = {"cls": Nanny, "options": {
+            "nthreads": 1, "resources": {GPU: 1},
+            "env": {"CUDA_VISIBLE_DEVICES": gpu_id}}}
+    for i in range(max(n_cpu, 0)):
+        specs[f"cpu-{i}"] = {"cls": Nanny, "options": {
+            "nthreads": 1, "env": {"CUDA_VISIBLE_DEVICES": ""}}}
+    return specs
+
+
+def _names_cuda(device) -> bool:
+    from ..numerics import names_cuda
+
+    return device is not None and names_cuda(str(device))
+
+
+def _gpu_request(estimator, offered):
+    """The Dask resources a fit of ``estimator`` asks for.
+
+    One unit of ``GPU`` when its network will run on CUDA: its ``device``
+    names CUDA, or is ``"auto"`` (CUDA where the worker has a GPU) and the
+    workers offer GPUs. Nothing for CPU networks and networkless pipelines.
+
+    Parameters
+    ----------
+    estimator : sklearn estimator
+        The pipeline of the fit.
+    offered : int
+        Units of ``GPU`` the cluster's workers offer.
+
+    Returns
+    -------
+    resources : dict | None
+        ``{"GPU": 1}`` or ``None``.
+
+    Raises
+    ------
+    ValueError
+        If the estimator names a CUDA device and no worker offers a GPU: its
+        fit would wait for one forever.
+    """
+    devices = list(_device_params(estimator).values())
+    if any(_names_cuda(d) for d in devices):
+        if not offered:
+            names = sorted({str(d) for d in devices if _names_cuda(d)})
+            raise ValueError(
+                f"The pipeline {type(estimator).__name__} asks for device {names[0]!r}, "
+                f"but no worker of the Dask cluster offers a GPU (the {GPU!r} worker "
+                "resource), so its fits would wait forever. Start one worker per GPU "
+                f"with --resources {GPU}=1 and CUDA_VISIBLE_DEVICES set to its GPU, "
+                "or use device='auto' or device='cpu'.")
+        return {GPU: 1}
+    if offered and any(d == "auto" for d in devices):
+        return {GPU: 1}
+    return None
+
+
+def _offered_gpus(scheduler_info) -> int:
+    """Units of ``GPU`` the workers of a cluster offer (``Client.scheduler_info()``)."""
+    workers = scheduler_info.get("workers", {}).values()
+    return int(sum(w.get("resources", {}).get(GPU, 0) for w in workers))
+
+
 class _Dask:
     """Runs tasks on a dask.distributed cluster; results come back as they finish.
 
-    GPU fits ask for the worker resource ``GPU`` (one unit), so a worker started
-    with ``--resources GPU=1`` trains one network at a time.
+    A fit whose network runs on CUDA asks for one unit of the worker resource
+    ``GPU`` (:func:`_gpu_request`), so a worker offering ``GPU=1`` trains one
+    network at a time; a local cluster on a machine with GPUs has one worker
+    per GPU, pinned to it (:func:`_worker_specs`). A fit that names CUDA on a
+    cluster whose workers offer no GPU is refused at once.
+
+    Parameters
+    ----------
+    scheduler : str | None
+        Address of a running scheduler; ``None`` starts a local cluster.
+    n_workers : int | None
+        Workers of the local cluster (see :func:`_worker_specs`).
+    gpu : bool
+        Whether the local cluster's workers use this machine's GPUs.
+    n_gpus : int | None
+        GPUs of this machine to use (``None``: all of them).
     """
 
-    def __init__(self, scheduler=None, n_workers=None, gpu=False):
-        from distributed import Client, LocalCluster, as_completed
+    def __init__(self, scheduler=None, n_workers=None, gpu=False, n_gpus=None):
+        from distributed import Client, as_completed
 
         self._cluster = None
         if scheduler is None:
-            self._cluster = LocalCluster(
-                n_workers=n_workers or 1,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                resources={"GPU": 1} if gpu else None,
-            )
+            self._cluster = self._local_cluster(n_workers, gpu, n_gpus)
             self.client = Client(self._cluster)
         else:
             self.client = Client(scheduler)
-        self._gpu = gpu
         self._pending = as_completed()
         self._tasks = {}
         logger.info(f"Dask cluster: {self.client}")
+
+    @staticmethod
+    def _local_cluster(n_workers, gpu, n_gpus):
+        from distributed import Scheduler, SpecCluster
+
+        if gpu and n_gpus is None:
+            import torch
+
+            n_gpus = torch.cuda.device_count()
+        from distributed.system import MEMORY_LIMIT
+
+        specs = _worker_specs(n_gpus if gpu else 0, n_workers)
+        for spec in specs.values():  # the machine's memory shared, as LocalCluster does
+            spec["options"]["memory_limit"] = MEMORY_LIMIT // len(specs)
+        scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+        return SpecCluster(workers=specs, scheduler=scheduler,
+                           silence_logs=logging.WARNING)
+
+    def offered_gpus(self) -> int:
+        """Units of the ``GPU`` resource the cluster's workers offer now."""
+        return _offered_gpus(self.client.scheduler_info())
 
     def put_data(self, X, y):
         return self.client.scatter([X, y], broadcast=False)
 
     def submit(self, task, data):
-        resources = {"GPU": 1} if self._gpu and _uses_device(task.estimator) else None
+        resources = _gpu_request(task.estimator, self.offered_gpus())
         future = self.client.submit(
             _run_task, task, *data, pure=False, resources=resources
         )
