@@ -38,6 +38,10 @@ batch_wise : bool, default=True
 random_state : int | numpy.random.RandomState | None
     Seed or generator."""
 
+docdict["X_trials"] = """\
+X : array-like, shape (n_trials, n_chans, n_times)
+    Trials."""
+
 docdict["amp_estimator"] = """\
 amp : "auto" | "bf16" | bool | None
     The estimator's ``amp``."""

@@ -25,6 +25,7 @@ from scipy.signal import butter, sosfiltfilt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._docs import fill_doc
 from .utils import _check_option, _Rule
 
 __all__ = ["ComplexSpectrum", "ERPPrototypes", "HarmonicBands"]
@@ -42,7 +43,30 @@ def _trials(X):
     return X
 
 
-class HarmonicBands(TransformerMixin, BaseEstimator):
+class _Planes(TransformerMixin, BaseEstimator):
+    """Trials to planes; a subclass computes them in ``_planes`` from what its
+    ``fit`` set (``_fitted``)."""
+
+    _fitted = ""
+
+    @fill_doc
+    def transform(self, X):
+        """Compute the planes of each trial.
+
+        Parameters
+        ----------
+        %(X_trials)s
+
+        Returns
+        -------
+        planes : ndarray, shape (n_trials, n_chans, n_samples, n_planes)
+            The planes, as the class describes them.
+        """
+        check_is_fitted(self, self._fitted)
+        return self._planes(_trials(X))
+
+
+class HarmonicBands(_Planes):
     """Narrow bands at stimulation frequencies and their harmonics, as planes.
 
     Each band ``[h * f - half_width, h * f + half_width]`` (``f`` in ``freqs``,
@@ -62,6 +86,8 @@ class HarmonicBands(TransformerMixin, BaseEstimator):
     order : int, default=4
         Butterworth order.
     """
+
+    _fitted = "sos_"
 
     def __init__(self, freqs, sfreq, n_harmonics=1, half_width=0.5, order=4):
         self.freqs = freqs
@@ -100,26 +126,12 @@ class HarmonicBands(TransformerMixin, BaseEstimator):
                      for band in self.bands_]
         return self
 
-    def transform(self, X):
-        """Filter every trial in every band.
-
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, n_chans, n_times)
-            Trials.
-
-        Returns
-        -------
-        planes : ndarray, shape (n_trials, n_chans, n_times, n_bands)
-            One plane per band, in the order of ``bands_``.
-        """
-        check_is_fitted(self, "sos_")
-        X = _trials(X)
+    def _planes(self, X):
         return np.stack([sosfiltfilt(sos, X, axis=-1) for sos in self.sos_],
                         axis=-1).astype(np.float32)
 
 
-class ComplexSpectrum(TransformerMixin, BaseEstimator):
+class ComplexSpectrum(_Planes):
     """The real and imaginary parts of each channel's spectrum, as two planes.
 
     Parameters
@@ -130,10 +142,10 @@ class ComplexSpectrum(TransformerMixin, BaseEstimator):
         The band of frequencies kept (Hz).
     """
 
+    _fitted = "bins_"
+
     def __init__(self, sfreq, fmin=3.0, fmax=35.0):
-        self.sfreq = sfreq
-        self.fmin = fmin
-        self.fmax = fmax
+        self.sfreq, self.fmin, self.fmax = sfreq, fmin, fmax
 
     def fit(self, X, y=None):
         """Choose the frequency bins.
@@ -163,21 +175,7 @@ class ComplexSpectrum(TransformerMixin, BaseEstimator):
         self.n_times_ = X.shape[-1]
         return self
 
-    def transform(self, X):
-        """Compute the spectra.
-
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, n_chans, n_times)
-            Trials of the training trials' length.
-
-        Returns
-        -------
-        planes : ndarray, shape (n_trials, n_chans, n_freqs, 2)
-            Real and imaginary parts at ``freqs_``, scaled by ``1 / n_times``.
-        """
-        check_is_fitted(self, "bins_")
-        X = _trials(X)
+    def _planes(self, X):
         if X.shape[-1] != self.n_times_:
             raise ValueError(
                 f"Invalid value for the 'X' parameter: trials of {X.shape[-1]} "
@@ -186,13 +184,15 @@ class ComplexSpectrum(TransformerMixin, BaseEstimator):
         return np.stack([spectrum.real, spectrum.imag], axis=-1).astype(np.float32)
 
 
-class ERPPrototypes(TransformerMixin, BaseEstimator):
+class ERPPrototypes(_Planes):
     """Each trial next to the class averages of the training trials, as planes.
 
     ``fit`` averages the training trials of each class; ``transform`` stacks
     every trial with these prototypes, so that a network can compare the trial
     with each class's average response (as Xdawn covariances do).
     """
+
+    _fitted = "prototypes_"
 
     def fit(self, X, y):
         """Average the training trials per class.
@@ -220,21 +220,7 @@ class ERPPrototypes(TransformerMixin, BaseEstimator):
                                     axis=-1)
         return self
 
-    def transform(self, X):
-        """Stack each trial with the prototypes.
-
-        Parameters
-        ----------
-        X : array-like, shape (n_trials, n_chans, n_times)
-            Trials.
-
-        Returns
-        -------
-        planes : ndarray, shape (n_trials, n_chans, n_times, 1 + n_classes)
-            The trial, then the average of each class of ``classes_``.
-        """
-        check_is_fitted(self, "prototypes_")
-        X = _trials(X)
+    def _planes(self, X):
         if X.shape[1:] != self.prototypes_.shape[:2]:
             raise ValueError(
                 f"Invalid value for the 'X' parameter: trials of shape {X.shape[1:]}, "
