@@ -136,11 +136,13 @@ def bf16_gradient_check(model: torch.nn.Module, x: torch.Tensor):
     return cosine, cosine >= BF16_MIN_GRAD_COSINE
 
 
+#: Values of the estimator's ``amp`` (``None``, as ``False``: fp32).
+AMP_VALUES = ("auto", "bf16", True, False, None)
+
+
 def check_amp(amp):
     """Validate the estimator's ``amp`` parameter."""
-    if isinstance(amp, (bool, np.bool_)) or amp is None:
-        return
-    _check_option("amp", amp, ("auto", "bf16", True, False))
+    _check_option("amp", amp, AMP_VALUES)
 
 
 _AUTO = object()

@@ -77,6 +77,14 @@ def test_the_rules():
         training_dtype("fast", "cpu", NeuroSketch)
 
 
+
+def test_amp_none_trains_in_fp32_and_other_values_are_refused():
+    X, y = _data()
+    assert _clf(amp=None, max_epochs=1).fit(X, y).train_path_ == "cpu: fp32"
+    for bad in ("fast", 1):  # 1 is not True
+        with pytest.raises(ValueError, match="'amp' parameter.*and None, but got"):
+            _clf(amp=bad).fit(X, y)
+
 def test_gradient_check_is_deterministic_and_catches_a_wrong_gradient():
     from mne_neurosketch import NeuroSketch
 

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..augmentation import resolve_augmentation
+from ..numerics import AMP_VALUES
 from ..utils import _check_option, _Rule
 
 
@@ -50,7 +51,7 @@ CONSTRAINTS = {
     "patience": (None, _POSITIVE_INT),
     "monitor": ("valid_acc", "valid_loss"),
     "scaling": ("auto", None, _POSITIVE),
-    "amp": ("auto", "bf16", True, False),
+    "amp": AMP_VALUES,
     "channels_last": ("auto", True, False),
     "compile": ("auto", True, False),
     "warm_start": (True, False),
