@@ -9,16 +9,20 @@ import importlib
 from ._version import __version__
 
 _LAZY = {
+    "EnsembleClassifier": ".ensemble",
     "NeuroSketch": ".models",
     "NeuroSketchClassifier": ".estimator",
     "NeuroSketchSD": ".models",
+    "SelectByValidation": ".selection",
     "from_reference": ".models",
 }
 
 __all__ = [
+    "EnsembleClassifier",
     "NeuroSketch",
     "NeuroSketchClassifier",
     "NeuroSketchSD",
+    "SelectByValidation",
     "__version__",
     "from_reference",
 ]

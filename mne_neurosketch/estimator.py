@@ -31,6 +31,7 @@ from ._estimator.deprecated import (
     fold_deprecated_params,
     hide_deprecated_keywords,
 )
+from ._estimator.domain import recompute_statistics
 from ._estimator.finetune import LoadPretrained, Pretrained, starting_weights, weights_of
 from ._estimator.inputs import (
     encode_labels,
@@ -239,6 +240,25 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         Epochs of a fine-tuning run (``None``: ``max_epochs``). Fine-tuning on
         a subject's few calibration trials customarily takes a small budget,
         e.g. 20-50 epochs.
+    finetune_epoch0 : bool, default=False
+        In fine-tuning runs with a validation split, let the pretrained
+        weights compete as "epoch 0": they are scored on the validation split
+        before the first epoch and kept when no fine-tuning epoch beats them
+        (``finetune_epoch_`` says which epoch was kept). On a subject whose
+        few calibration trials would pull the network away from a good
+        pretrained model, fine-tuning then cannot make it worse on the
+        validation split.
+    domain_bn : bool, default=False
+        Per-subject BatchNorm statistics (domain-specific batch
+        normalisation, with shared affine parameters): with ``subjects`` in
+        :meth:`fit`, every training batch holds one subject's trials, so each
+        subject is normalised by its own statistics; after training, the
+        running statistics used to predict are recomputed on
+        ``X_target_unlabeled`` (the unlabelled trials of the subject to
+        predict) when given, else on the training trials. :meth:`adapt_domain`
+        recomputes them on another subject's unlabelled trials. It needs a
+        module with BatchNorm layers, as NeuroSketch has. Under metadata
+        routing, it requests ``subjects`` and ``X_target_unlabeled``.
 
     Attributes
     ----------
@@ -273,6 +293,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch training history (of the fine-tuning on ``X_target_labeled``
         when :meth:`fit` had one).
+    finetune_epoch_ : int | None
+        With ``finetune_epoch0``, the epoch a fine-tuning run kept (0: the
+        pretrained weights); ``None`` otherwise.
     n_finetune_trials_ : int
         Number of labeled target trials (``X_target_labeled``) the network was
         fine-tuned on in the last :meth:`fit`; 0 without.
@@ -333,6 +356,15 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     #: alignment) requests it itself.
     __metadata_request__fit = {"subjects": False, "X_target_unlabeled": False}
 
+    def _get_metadata_request(self):
+        # domain_bn uses them: requested, as an alignment requests them
+        requests = super()._get_metadata_request()
+        if self.domain_bn:
+            for name in ("subjects", "X_target_unlabeled"):
+                if requests.fit.requests.get(name) is False:
+                    requests.fit.add_request(param=name, alias=True)
+        return requests
+
     @hide_deprecated_keywords
     def __init__(self, module="NeuroSketch", *, module_kwargs=None, max_epochs="auto",
                  batch_size="auto", lr=1e-3, weight_decay=0.05, warmup_ratio=0.1,
@@ -341,7 +373,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                  units=None, scaling="auto", device="auto", amp="auto",
                  channels_last="auto", compile="auto", random_state=None, verbose=None,
                  warm_start=False, init_weights=None, freeze=None, finetune_lr_scale=1.0,
-                 finetune_epochs=None, **deprecated):
+                 finetune_epochs=None, finetune_epoch0=False, domain_bn=False,
+                 **deprecated):
         self.module = module
         self.module_kwargs = module_kwargs
         self.max_epochs = max_epochs
@@ -369,6 +402,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.freeze = freeze
         self.finetune_lr_scale = finetune_lr_scale
         self.finetune_epochs = finetune_epochs
+        self.finetune_epoch0 = finetune_epoch0
+        self.domain_bn = domain_bn
 
     # -- scikit-learn plumbing ---------------------------------------------
     def set_params(self, **params):
@@ -442,12 +477,16 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             them raw: after a signal-changing step (alignment), list them in
             the pipeline's ``transform_input`` so that they pass through it.
         subjects : array-like of shape (n_trials,) | None
-            The subject of each trial of ``X``, as MOABB routes it. Checked for
-            length and otherwise ignored: per-subject alignment is the job of a
-            transform such as :class:`~mne_neurosketch.alignment.EuclideanAlignment`.
+            The subject of each trial of ``X``, as MOABB routes it. With
+            ``domain_bn``, each training batch holds one subject's trials;
+            otherwise checked for length and ignored (per-subject alignment is
+            the job of a transform such as
+            :class:`~mne_neurosketch.alignment.EuclideanAlignment`).
         X_target_unlabeled : array-like | None
-            Unlabeled target trials, as MOABB routes them; ignored by the
-            estimator (alignment transforms use them).
+            Unlabeled trials of the subject to predict, as MOABB routes them.
+            With ``domain_bn``, the BatchNorm statistics are theirs (see
+            :meth:`adapt_domain`); otherwise ignored (alignment transforms use
+            them).
 
         Returns
         -------
@@ -466,20 +505,62 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             self.scaling_ = resolve_scaling(self.scaling, trials.X)
             self._resolve_budget(len(y))
             self.augmentation_ = resolve_augmentation(self.augmentation)
-            X_tr, y_tr, X_va, y_va = self._split(trials.X, y, X_valid, y_valid,
-                                                 seeds.split)
+            X_tr, y_tr, X_va, y_va, groups = self._split(
+                trials.X, y, X_valid, y_valid, seeds.split, subjects)
             target = self._target_trials(X_target_labeled, y_target_labeled)
             start = None if start is None else LoadPretrained(start, self.classes_)
             net = self._build_net(
                 batch_size=self._train_batch_size(len(y), len(y_tr), y_va, X_valid),
                 n_train=len(y_tr), seeds=seeds, start=start,
                 valid_ds=None if X_va is None else _SkorchDataset(X_va, y_va),
-                check_trials=first_trials(X_tr))
+                check_trials=first_trials(X_tr),
+                groups=groups if self.domain_bn else None)
             self._log_training(net, start, len(y_tr), y_va)
             self._use(train(net, X_tr, y_tr, seeds.init), n_finetune=0)
             if target is not None:
                 # Drawn after the source seeds, which stay those of a plain fit.
                 self._finetune_on_target(*target, Seeds.draw(rng))
+            if self.domain_bn:
+                if X_target_unlabeled is None:
+                    self._domain_statistics(trials.X, "the training trials")
+                else:
+                    self._domain_statistics(fitted_trials(
+                        self, X_target_unlabeled, name="X_target_unlabeled").X,
+                        "X_target_unlabeled")
+            self.inference_path_ = self._prepare_inference()
+        return self
+
+    def _domain_statistics(self, X, what):
+        """domain_bn: the BatchNorm statistics become those of the trials ``X``."""
+        if not recompute_statistics(self.net_, self._scale(X), what=what):
+            raise ValueError(
+                f"domain_bn=True needs BatchNorm layers, but {self.module!r} has "
+                "none. Use a module with BatchNorm (NeuroSketch) or domain_bn=False.")
+
+    def adapt_domain(self, X):
+        """Set the BatchNorm statistics to those of a subject's unlabelled trials.
+
+        Domain-specific normalisation at test time (AdaBN): the network
+        normalises the subject it is about to predict by that subject's own
+        statistics. Use it on a model trained with ``domain_bn=True`` before
+        predicting a new subject; the labels are never needed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_trials, n_chans, n_times) | mne.Epochs
+            Unlabelled trials of the subject to predict, shaped like the
+            training trials (e.g. its calibration trials; never the trials
+            being scored if they must stay unseen).
+
+        Returns
+        -------
+        self : NeuroSketchClassifier
+            The estimator, its statistics replaced.
+        """
+        check_is_fitted(self, "net_")
+        with self._log_level():
+            self._domain_statistics(fitted_trials(self, X, name="X").X,
+                                    "the trials passed to adapt_domain")
             self.inference_path_ = self._prepare_inference()
         return self
 
@@ -502,8 +583,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     def _scale(self, X):
         return X if self.scaling_ == 1.0 else X * np.float32(self.scaling_)
 
-    def _split(self, X, y, X_valid, y_valid, seed):
-        """Scaled training and validation trials (``X_valid`` or a hold-out)."""
+    def _split(self, X, y, X_valid, y_valid, seed, subjects=None):
+        """Scaled training and validation trials (``X_valid`` or a hold-out),
+        and the subjects of the training trials (or None)."""
         if X_valid is None and y_valid is not None:
             raise ValueError(
                 "y_valid was given without X_valid. Pass both for a predefined "
@@ -515,12 +597,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"X_valid has {len(valid.X)} trials and y_valid {len(y_va)} "
                     "labels. Pass one label per trial.")
-            return self._scale(X), y, self._scale(valid.X), y_va
+            return self._scale(X), y, self._scale(valid.X), y_va, subjects
         if self.valid_size is None:
-            return self._scale(X), y, None, None
+            return self._scale(X), y, None, None, subjects
+        groups = np.zeros(len(y)) if subjects is None else np.asarray(subjects)
         try:
-            X_tr, X_va, y_tr, y_va = train_test_split(
-                X, y, test_size=self.valid_size, stratify=y, random_state=seed)
+            # the same split as without subjects: it depends on y alone
+            X_tr, X_va, y_tr, y_va, groups, _ = train_test_split(
+                X, y, groups, test_size=self.valid_size, stratify=y, random_state=seed)
         except ValueError as err:
             raise ValueError(
                 f"Cannot hold out a stratified validation split with "
@@ -529,7 +613,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
                 "2 trials and the split at least one trial per class; increase "
                 "valid_size, or pass valid_size=None to train without early stopping."
             ) from None
-        return self._scale(X_tr), y_tr, self._scale(X_va), y_va
+        return (self._scale(X_tr), y_tr, self._scale(X_va), y_va,
+                None if subjects is None else groups)
 
     def _target_trials(self, X_target_labeled, y_target_labeled):
         """The labeled target trials, scaled, and their encoded labels (or None)."""
@@ -599,6 +684,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.history_ = net.history
         self.n_finetune_trials_ = n_finetune
+        epoch0 = dict(net.callbacks_).get("epoch0")
+        self.finetune_epoch_ = None if epoch0 is None else epoch0.chosen_epoch_
 
     def _finetune_on_target(self, X_t, y_t, seeds):
         """Fine-tune the source-trained network on the target's calibration trials.

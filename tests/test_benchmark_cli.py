@@ -47,6 +47,9 @@ def test_list(capsys):
         "Kalunga2016",
         "within-session",
         "grouped",
+        "NeuroSketch-Select",
+        "+dsbn",
+        "+epoch0",
     ):
         assert text in out
 

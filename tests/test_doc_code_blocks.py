@@ -193,8 +193,12 @@ TABLE = {
     ("doc/user_guide/estimator.rst", "FilterBankSSVEP"): Python(
         setup=FILTER_BANK, needs=(KALUNGA,),
         check="assert clf.n_bands_ == 3 and clf.scaling_ == 1.0"),
-    ("doc/user_guide/estimator.rst", "ERPPrototypes"): Python(
+    ("doc/user_guide/estimator.rst", "clf[-1].n_bands_"): Python(
         check="assert clf[-1].n_bands_ == 3"),
+    ("doc/user_guide/estimator.rst", "SelectByValidation("): Python(
+        check="assert dsbn.domain_bn and len(ensemble.estimators_) == 3\n"
+              "assert choice.best_name_ in ('signal', 'erp')\n"
+              "assert set(choice.validation_scores_) == {'signal', 'erp'}"),
     ("doc/user_guide/estimator.rst", "warm_start=True"): Python(
         setup=TWO_SUBJECTS, needs=(KALUNGA,),
         check="assert len(clf.history_) == 10  # the fine-tuning epochs"),

@@ -19,7 +19,7 @@ LAYERS = [
     {"_version", "_docs", "utils"},
     {"models", "training", "splits", "paradigms"},
     {"numerics", "augmentation", "inference", "alignment", "datasets",
-     "representations"},
+     "representations", "ensemble", "selection"},
     {"_estimator"},
     {"estimator"},
     {"benchmark", "online"},

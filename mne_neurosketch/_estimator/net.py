@@ -20,7 +20,7 @@ import mne
 import numpy as np
 import torch
 from braindecode import EEGClassifier
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import TeeGenerator
@@ -42,6 +42,7 @@ from ..training import (
     recipe_param_groups,
 )
 from ..utils import logger
+from .domain import DomainBatchSampler
 
 #: The layer braindecode's classifiers name their head.
 HEAD = "final_layer"
@@ -131,6 +132,9 @@ class _Loader(torch.utils.data.DataLoader):
         )
         if lazy and "num_workers" not in kwargs:
             kwargs["num_workers"] = _loader_workers()
+        if kwargs.get("batch_sampler") is not None:  # it decides the batches
+            for key in ("batch_size", "shuffle", "drop_last", "generator"):
+                kwargs.pop(key, None)
         super().__init__(dataset, **kwargs)
 
 @contextlib.contextmanager
@@ -330,8 +334,72 @@ def _early_stopping(est):
     )
 
 
+class Epoch0(Callback):
+    """Let the starting weights of a fine-tuning run compete as epoch 0.
+
+    Before the first epoch, the pretrained weights are scored on the validation
+    set with the monitored metric; after the last, they are put back when no
+    fine-tuning epoch beat them by early stopping's threshold (ties keep them,
+    as a later epoch that only ties is not an improvement). ``chosen_epoch_``
+    is 0 when they were kept, else the best epoch's number.
+
+    Parameters
+    ----------
+    valid_ds : torch.utils.data.Dataset
+        The validation set.
+    early_stopping : skorch.callbacks.EarlyStopping
+        The run's early stopping (its monitor and threshold).
+    """
+
+    def __init__(self, valid_ds, early_stopping):
+        self.valid_ds = valid_ds
+        self.early_stopping = early_stopping
+
+    def _score(self, net):
+        # drawing nothing from the random streams: the run trains as without it
+        total, correct, loss = 0, 0, 0.0
+        with torch.no_grad(), _keep_global_rng():
+            for Xi, yi in net.get_iterator(self.valid_ds, training=False):
+                logits = net.evaluation_step((Xi, yi), training=False)
+                yi = net._to_device(torch.as_tensor(yi))
+                loss += float(net.get_loss(logits, yi, training=False)) * len(yi)
+                correct += int((logits.argmax(-1) == yi).sum())
+                total += len(yi)
+        return correct / total if self.early_stopping.monitor == "valid_acc" else (
+            loss / total)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.start_score_ = self._score(net)
+        self.start_weights_ = copy.deepcopy(net.module_.state_dict())
+        self.chosen_epoch_ = 0
+        logger.info(f"Epoch 0 (the pretrained weights): {self.early_stopping.monitor} "
+                    f"= {self.start_score_:.4f}.")
+
+    def _beats_start(self, score):
+        """Whether ``score`` improves on epoch 0's as early stopping counts it."""
+        es, start = self.early_stopping, self.start_score_
+        margin = es.threshold * abs(start) if es.threshold_mode == "rel" else es.threshold
+        return score < start - margin if es.lower_is_better else score > start + margin
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        es = self.early_stopping
+        best = int(es.best_epoch_)  # the epoch early stopping restored (from 1)
+        if best and self._beats_start(float(net.history[best - 1, es.monitor])):
+            self.chosen_epoch_ = best
+            return
+        net.module_.load_state_dict(self.start_weights_)
+        logger.info(f"No fine-tuning epoch beat the pretrained weights on "
+                    f"{es.monitor}: keeping them (epoch 0).")
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("start_weights_", None)  # the module holds the chosen weights
+        return state
+
+
 def build_net(est, module_cls, module_init, *, batch_size, n_train, device, seeds,
-              valid_ds=None, start=None, finetune=False, check_trials=None):
+              valid_ds=None, start=None, finetune=False, check_trials=None,
+              groups=None):
     """The :class:`RecipeNet` of one training run of ``est``.
 
     ``batch_size`` is the training batch (clipped to the training set);
@@ -341,10 +409,16 @@ def build_net(est, module_cls, module_init, *, batch_size, n_train, device, seed
     ``finetune_lr_scale`` (``finetune``: those settings without a ``start``, as
     for a loaded net). ``check_trials``: the first training trials, for
     :func:`~mne_neurosketch.numerics.training_dtype`'s gradient check.
+    ``groups``: the subject of each training trial, for ``domain_bn``'s
+    one-subject batches (:class:`~mne_neurosketch._estimator.domain.DomainBatchSampler`).
     """
     finetune = finetune or start is not None
     drop_last = n_train % batch_size == 1  # a 1-trial batch breaks BatchNorm
     n_batches = n_train // batch_size if drop_last else -(-n_train // batch_size)
+    sampler = None
+    if groups is not None:  # domain_bn: one subject per batch
+        sampler = DomainBatchSampler(groups, batch_size, seeds.shuffle)
+        n_batches = len(sampler)
     epochs = est.max_epochs_
     if finetune and est.finetune_epochs is not None:
         epochs = int(est.finetune_epochs)
@@ -356,7 +430,10 @@ def build_net(est, module_cls, module_init, *, batch_size, n_train, device, seed
     if start is not None:
         callbacks.append(("load_pretrained", start))
     if valid_ds is not None:
-        callbacks.append(("early_stopping", _early_stopping(est)))
+        early_stopping = _early_stopping(est)
+        callbacks.append(("early_stopping", early_stopping))
+        if start is not None and est.finetune_epoch0:  # after early stopping's end
+            callbacks.append(("epoch0", Epoch0(valid_ds, early_stopping)))
     callbacks.extend(copy.deepcopy(list(est.callbacks or ())))
     cuda = torch.device(device).type == "cuda"
     return RecipeNet(
@@ -379,6 +456,7 @@ def build_net(est, module_cls, module_init, *, batch_size, n_train, device, seed
         callbacks__print_log__sink=_log_info,
         predict_nonlinearity=_softmax,
         **_loader_params(batch_size, drop_last, seeds.shuffle, cuda),
+        **({} if sampler is None else {"iterator_train__batch_sampler": sampler}),
         device=device,
         verbose=0,
         **{f"module__{k}": v for k, v in module_init.items()},

@@ -58,6 +58,8 @@ CONSTRAINTS = {
     "freeze": (None, "body", _PREFIXES),
     "finetune_lr_scale": (_POSITIVE,),
     "finetune_epochs": (None, _POSITIVE_INT),
+    "finetune_epoch0": (True, False),
+    "domain_bn": (True, False),
 }
 
 

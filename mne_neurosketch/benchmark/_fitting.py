@@ -148,6 +148,21 @@ def _numerics_of(estimator) -> str:
     return " / ".join(p for p in paths if p)  # no "|": it lands in Markdown tables
 
 
+def _choices_of(estimator) -> dict:
+    """What a fit chose on its training trials: the fine-tuning epoch it kept
+    (``finetune_epoch0``; 0 is the pretrained weights), the candidate a
+    :class:`~mne_neurosketch.SelectByValidation` kept."""
+    final = _final_step(estimator)
+    choices = {}
+    if getattr(final, "finetune_epoch_", None) is not None:
+        choices["finetune_epoch"] = int(final.finetune_epoch_)
+    if getattr(final, "best_name_", None) is not None:
+        choices["chosen"] = str(final.best_name_)
+        choices["validation_scores"] = {
+            k: float(v) for k, v in final.validation_scores_.items()}
+    return choices
+
+
 def _device_of(estimator) -> str:
     """Where a fitted estimator ran."""
     final = _final_step(estimator)
@@ -222,10 +237,12 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
         estimator = _with_epoch_hook(estimator, on_epoch)
     t0 = time.perf_counter()
     if task.fold.source is not None:  # a transfer protocol
+        from .pipelines import pretraining_key
         from .transfer import cache_file, fit_transfer
 
         cache = task.pretrained and cache_file(
-            task.pretrained, task.dataset, task.pipeline_name, task.params_hash, task.fold
+            task.pretrained, task.dataset,
+            *pretraining_key(task.pipeline_name, task.estimator), task.fold
         )
         estimator = fit_transfer(estimator, X, y, task.fold, cache=cache or None)
     else:
@@ -241,6 +258,7 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
     else:
         parts = [(task.fold.session, test)]
     device, numerics = _device_of(estimator), _numerics_of(estimator)
+    choices = _choices_of(estimator)
     rows = []
     for session, idx in parts:
         t0 = time.perf_counter()
@@ -273,6 +291,7 @@ def _fit_and_score(task: _Task, X: np.ndarray, y: np.ndarray, on_epoch=None):
                 scores=dict(
                     accuracy=float(accuracy_score(y[idx], y_pred)),
                     balanced_accuracy=float(balanced_accuracy_score(y[idx], y_pred)),
+                    **({"choices": choices} if choices else {}),
                 ),
             )
         )

@@ -23,7 +23,7 @@ from ..datasets.base import CorpusMOABBDataset, CorpusWindowsDataset
 from ..utils import _validate_type, logger
 from ._fitting import _fit_hash, _Task, _uses_device
 from .datasets import BenchmarkDataset
-from .pipelines import PIPELINES, make_pipelines, resolve_model_name
+from .pipelines import make_pipelines, pipeline_spec
 from .protocols import Protocol, make_protocol
 
 
@@ -154,7 +154,7 @@ def _plan(spec: BenchmarkDataset, proto: Protocol, subjects, estimators) -> _Pla
 
 def _input_kind(name: str) -> str:
     try:
-        return PIPELINES[resolve_model_name(name)].input
+        return pipeline_spec(name).input
     except ValueError:
         return "signal"
 
@@ -188,7 +188,7 @@ def _pipelines_for(spec: BenchmarkDataset, pipelines, budget, device, random_sta
         # Only the networks that need it get the sampling rate (others' hashes
         # stay as they were).
         extra = {}
-        if "sfreq" in PIPELINES[resolve_model_name(name)].needs:
+        if "sfreq" in pipeline_spec(name).needs:
             sfreq = sfreq or _sampling_rate(spec)
             extra["sfreq"] = sfreq
         out.update(make_pipelines([name], **kwargs, **extra))

@@ -568,7 +568,7 @@ def _cmd_online(args) -> int:
 
 def _cmd_list(args) -> int:
     from .datasets import list_datasets
-    from .pipelines import PIPELINES
+    from .pipelines import LEVERS, PIPELINES
     from .protocols import PROTOCOLS
 
     datasets = list_datasets() if args.what in ("all", "datasets") else {}
@@ -577,6 +577,10 @@ def _cmd_list(args) -> int:
         print("Models (--models):")
         for name, spec in PIPELINES.items():
             print(f"  {name:<{width}}{spec.description}")
+        print("Suffixes of the NeuroSketchClassifier pipelines (e.g. "
+              "NeuroSketch-FB+dsbn+epoch0):")
+        for name, lever in LEVERS.items():
+            print(f"  {'+' + name:<{width}}{lever.description}")
     if args.what in ("all", "datasets"):
         print("Datasets (--dataset):")
         for name, text in datasets.items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from hashlib import sha1
 from typing import TYPE_CHECKING
 
@@ -34,12 +34,15 @@ if TYPE_CHECKING:  # for the annotations and linters only
 
 __all__ = [
     "DEEP_MODELS",
+    "LEVERS",
     "PIPELINES",
     "PipelineSpec",
     "StackFilterBank",
     "make_pipeline",
     "make_pipelines",
     "params_hash",
+    "pipeline_spec",
+    "pretraining_key",
     "resolve_model_name",
 ]
 
@@ -137,6 +140,11 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec("NeuroSketch-ERP", "deep", "signal", "NeuroSketch",
                      "NeuroSketch-Base reading each trial next to the training "
                      "classes' averages (representations.ERPPrototypes)", "shared"),
+        PipelineSpec("NeuroSketch-Select", "deep", "signal", "NeuroSketch",
+                     "NeuroSketch-Base on the signal or next to the class averages "
+                     "(NeuroSketch-ERP), whichever has the lower log loss on a "
+                     "validation split of the training trials (SelectByValidation)",
+                     "shared"),
         PipelineSpec("NeuroSketch-Spectrum", "deep", "signal", "NeuroSketch",
                      "NeuroSketch-Base on the real and imaginary spectrum, 3-35 Hz "
                      "(representations.ComplexSpectrum)", "shared", needs=("sfreq",)),
@@ -154,6 +162,86 @@ DEEP_MODELS = tuple(name for name, spec in PIPELINES.items() if spec.kind == "de
 #: Spellings of classical pipelines (the deep ones take the registry's aliases).
 _ALIASES = {"ts+lr": "TSLR", "ts-lr": "TSLR", "xdawn+ts+lr": "XdawnTSLR",
             "xdawn+mdm": "XdawnMDM"}
+
+
+@dataclass(frozen=True)
+class Lever:
+    """An option added to a shared-recipe deep pipeline by a ``+<lever>`` suffix.
+
+    Attributes
+    ----------
+    description : str
+        One line for ``neurosketch list``.
+    params : dict
+        ``NeuroSketchClassifier`` parameters the lever sets.
+    finetune_only : bool
+        Whether it changes only the fine-tuning of a transfer protocol (the
+        pretrained model is then shared with the pipeline without it).
+    members : str | None
+        An ensemble of 3 networks: ``"seeds"`` or ``"folds"``
+        (:class:`~mne_neurosketch.EnsembleClassifier`).
+    """
+
+    description: str
+    params: dict = field(default_factory=dict)
+    finetune_only: bool = False
+    members: str | None = None
+
+
+#: Suffixes of shared-recipe deep pipelines, e.g. ``"NeuroSketch-FB+dsbn+epoch0"``;
+#: canonical names list them in this order.
+LEVERS = {
+    "dsbn": Lever("per-subject BatchNorm statistics: one subject per training batch, "
+                  "the target's statistics from its unlabelled trials (domain_bn)",
+                  {"domain_bn": True}),
+    "epoch0": Lever("fine-tuning keeps the pretrained weights unless an epoch beats "
+                    "them on the validation split (finetune_epoch0)",
+                    {"finetune_epoch0": True}, finetune_only=True),
+    "ens3": Lever("mean of 3 networks trained with other seeds (EnsembleClassifier)",
+                  members="seeds"),
+    "folds3": Lever("mean of 3 networks, each validated on its own third of the "
+                    "training trials (EnsembleClassifier)", members="folds"),
+}
+ENSEMBLE_SIZE = 3
+#: What ``NeuroSketch-Select`` chooses from: the representations that need no
+#: fact about the data from the user, and the score it chooses by (a proper
+#: score, which neither class imbalance nor a small split makes a tie).
+SELECT_CANDIDATES = ("NeuroSketch", "NeuroSketch-ERP")
+SELECT_SCORING = "neg_log_loss"
+
+
+def _split_levers(name: str) -> tuple[str, list[str]]:
+    """``"NeuroSketch-FB+dsbn"`` -> ``("NeuroSketch-FB", ["dsbn"])`` (checked)."""
+    base, *levers = name.strip().split("+")
+    levers = [lever.strip().lower() for lever in levers]
+    unknown = [lever for lever in levers if lever not in LEVERS]
+    if unknown or len(set(levers)) != len(levers):
+        raise ValueError(
+            f"Invalid suffix in the pipeline name {name!r}: {'+'.join(levers)!r}. "
+            f"Allowed suffixes are {', '.join('+' + k for k in LEVERS)}, each at "
+            "most once (e.g. 'NeuroSketch-FB+dsbn+epoch0').")
+    if sum(LEVERS[lever].members is not None for lever in levers) > 1:
+        raise ValueError(f"The pipeline name {name!r} asks for two ensembles; "
+                         "keep one of +ens3 and +folds3.")
+    return base, [k for k in LEVERS if k in levers]
+
+
+def pipeline_spec(name: str) -> PipelineSpec:
+    """The :class:`PipelineSpec` of a pipeline name (that of its base with levers).
+
+    Parameters
+    ----------
+    name : str
+        A pipeline name, with or without ``+<lever>`` suffixes.
+
+    Returns
+    -------
+    spec : PipelineSpec
+        The spec, named canonically.
+    """
+    canonical = resolve_model_name(name)
+    base, _ = _split_levers(canonical)
+    return replace(PIPELINES[base], name=canonical)
 
 
 def resolve_model_name(name: str) -> str:
@@ -176,6 +264,15 @@ def resolve_model_name(name: str) -> str:
         return lowered[key]
     if key in _ALIASES:
         return _ALIASES[key]
+    if "+" in key:
+        base, levers = _split_levers(name)
+        base = resolve_model_name(base)
+        spec = PIPELINES[base]
+        if spec.kind != "deep" or spec.recipe != "shared":
+            raise ValueError(
+                f"The suffixes {', '.join('+' + k for k in LEVERS)} apply to the "
+                f"networks trained by NeuroSketchClassifier, not to {base!r}.")
+        return "+".join([base, *levers])
     model, customary = key, ""
     if key.endswith(CUSTOMARY_SUFFIX):
         model, customary = key[: -len(CUSTOMARY_SUFFIX)], CUSTOMARY_SUFFIX
@@ -225,7 +322,10 @@ def make_pipeline(
     pipeline : sklearn.base.BaseEstimator
         The estimator.
     """
-    spec = PIPELINES[resolve_model_name(name)]
+    spec = pipeline_spec(name)
+    _, levers = _split_levers(spec.name)
+    for lever in levers:
+        kwargs.update(LEVERS[lever].params)
     missing = [key for key in spec.needs if kwargs.get(key) is None]
     if missing:
         given = ", ".join(f"{key}=..." for key in missing)
@@ -242,22 +342,39 @@ def make_pipeline(
         from ._customary import make_customary
 
         return make_customary(spec.module, **budget, **kwargs)
-    try:
-        from ..estimator import NeuroSketchClassifier
-    except ImportError as err:  # pragma: no cover - the estimator ships with the package
-        raise ImportError(
-            f"The deep pipeline {spec.name!r} needs mne_neurosketch.estimator ({err})."
-        ) from err
     params = dict(module=spec.module, device=device, random_state=random_state)
     params.update({k: int(v) for k, v in budget.items()
                    if k in ("max_epochs", "batch_size") and v is not None})
-    features = _features(spec.name, kwargs)
-    classifier = NeuroSketchClassifier(**params, **kwargs)
+    base = _split_levers(spec.name)[0]
+    if base == "NeuroSketch-Select":
+        from ..selection import SelectByValidation
+
+        candidates = [(name, _shared_recipe(name, params, dict(kwargs)))
+                      for name in SELECT_CANDIDATES]
+        estimator = SelectByValidation(candidates, scoring=SELECT_SCORING,
+                                       random_state=random_state)
+    else:
+        estimator = _shared_recipe(base, params, kwargs)
+    members = [LEVERS[lever].members for lever in levers if LEVERS[lever].members]
+    if members:
+        from ..ensemble import EnsembleClassifier
+
+        estimator = EnsembleClassifier(estimator, n_members=ENSEMBLE_SIZE,
+                                       members=members[0], random_state=random_state)
+    return estimator
+
+
+def _shared_recipe(name, params, kwargs):
+    """A NeuroSketchClassifier, after its input representation if ``name`` has one."""
+    from ..estimator import NeuroSketchClassifier
+
+    features = _features(name, kwargs)
+    estimator = NeuroSketchClassifier(**params, **kwargs)
     if features is None:
-        return classifier
+        return estimator
     from sklearn.pipeline import make_pipeline as _sklearn_pipeline
 
-    return _sklearn_pipeline(features, classifier)
+    return _sklearn_pipeline(features, estimator)
 
 
 def _features(name, kwargs):
@@ -357,8 +474,11 @@ _NEUTRAL_DEFAULTS = {
     "NeuroSketchClassifier": {
         "warm_start": False, "init_weights": None, "freeze": None,
         "finetune_lr_scale": 1.0, "finetune_epochs": None, "callbacks": None,
+        "finetune_epoch0": False, "domain_bn": False,
     },
 }
+#: Parameters of the fine-tuning alone (the pretraining does not read them).
+_FINETUNE_ONLY = ("freeze", "finetune_lr_scale", "finetune_epochs", "finetune_epoch0")
 #: The recipe's fields that switch an augmentation on.
 _RECIPE_PROBABILITIES = ("mixup_p", "shift_p", "noise_p", "channel_mask_p",
                          "time_mask_p")
@@ -411,6 +531,38 @@ def params_hash(estimator: BaseEstimator) -> str:
     """
     text = json.dumps(pipeline_params(estimator), sort_keys=True, default=str)
     return sha1(text.encode()).hexdigest()[:12]
+
+
+def pretraining_key(name: str, estimator: BaseEstimator) -> tuple[str, str]:
+    """The pipeline name and parameters hash a transfer pretraining is cached under.
+
+    The settings of the fine-tuning alone (``+epoch0``, ``finetune_*``,
+    ``freeze``) are left out: a pipeline that differs from another only there
+    reuses its pretrained models.
+
+    Parameters
+    ----------
+    name : str
+        The canonical pipeline name.
+    estimator : sklearn.base.BaseEstimator
+        The pipeline.
+
+    Returns
+    -------
+    name, params_hash : str
+        The key's two parts.
+    """
+    from sklearn.base import clone
+
+    try:
+        base, levers = _split_levers(name)
+    except ValueError:  # a pipeline the caller named: no levers to read
+        base, levers = name, []
+    neutral = _NEUTRAL_DEFAULTS["NeuroSketchClassifier"]
+    reset = {key: neutral[key.rpartition("__")[2]] for key in estimator.get_params()
+             if key.rpartition("__")[2] in _FINETUNE_ONLY}
+    kept = [lever for lever in levers if not LEVERS[lever].finetune_only]
+    return "+".join([base, *kept]), params_hash(clone(estimator).set_params(**reset))
 
 
 def __getattr__(name):

@@ -164,7 +164,9 @@ class FitRecord:
     params : dict
         The pipeline parameters (JSON-serialisable).
     scores : dict
-        Extra scores, e.g. ``{"balanced_accuracy": 0.7}``.
+        Extra scores, e.g. ``{"balanced_accuracy": 0.7}``, and under
+        ``"choices"`` what the fit chose on its training trials (e.g.
+        ``{"finetune_epoch": 0}``).
     versions : dict
         Package versions (:func:`package_versions`).
     host : str
@@ -449,7 +451,10 @@ def _to_moabb(df: pd.DataFrame) -> pd.DataFrame:
     ]
     if df.empty:
         return pd.DataFrame(columns=columns)
-    extra = sorted({name for scores in df["scores"] for name in scores})
+    # numbers only: "choices" (what a fit chose on its training trials) stays
+    # in the fold-level rows
+    extra = sorted({name for scores in df["scores"] for name, value in scores.items()
+                    if isinstance(value, (int, float))})
     for name in extra:
         df[f"score_{name}"] = [scores.get(name) for scores in df["scores"]]
     groups = ["dataset", "protocol", "pipeline", "params_hash", "data_hash"]

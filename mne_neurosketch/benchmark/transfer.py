@@ -21,11 +21,18 @@ whose ``source`` trials are every trial of the OTHER subjects and whose
    interrupted one leaves no file that would be reused, a finished one is
    never recomputed. A lock file keeps two Dask workers from pretraining the
    same model at once.
+   A network with ``domain_bn`` pretrains on one source subject per batch
+   (``subjects``). The cache key leaves out the settings of the fine-tuning
+   alone (:func:`~mne_neurosketch.benchmark.pipelines.pretraining_key`), so
+   ``NeuroSketch+epoch0`` fine-tunes the models ``NeuroSketch`` pretrained.
 3. Fine-tuning on the target's training fold (``transfer``): the network
    starts from the pretrained weights (``init_weights``, so its ``freeze``,
-   ``finetune_lr_scale`` and ``finetune_epochs`` apply); a classical pipeline,
-   which has no weights to start from, is refitted on the source trials and
-   the target's training fold together. ``zero-shot`` skips this step.
+   ``finetune_lr_scale``, ``finetune_epochs`` and ``finetune_epoch0`` apply);
+   a classical pipeline, or any estimator without weights to start from (an
+   ensemble), is refitted on the source trials and the target's training fold
+   together. ``zero-shot`` skips this step; with ``domain_bn``, the
+   pretrained network then takes the BatchNorm statistics of the target's
+   reference (``adapt_domain``), its unlabelled training fold.
 
 The returned estimator is a :class:`~sklearn.pipeline.Pipeline` that aligns
 the target's trials with the target's reference before predicting.
@@ -36,6 +43,7 @@ the target's trials with the target's reference before predicting.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import pickle
 import re
@@ -167,10 +175,22 @@ def _load(back, path: Path):
         return pickle.load(fh)
 
 
+def _domain_bn(estimator) -> bool:
+    """Whether the network keeps per-subject BatchNorm statistics."""
+    return bool(estimator.get_params(deep=False).get("domain_bn"))
+
+
+def _fit_source(back, X, y, subjects):
+    """Fit a clone of ``back`` on the source trials (by subject with domain_bn)."""
+    if _domain_bn(back):
+        return clone(back).fit(X, y, subjects=subjects)
+    return clone(back).fit(X, y)
+
+
 def _pretrain(back, source, path: Path | None):
     """Fit ``back`` on ``source()``'s trials, or read the cached fit from ``path``."""
     if path is None:
-        return clone(back).fit(*source())
+        return _fit_source(back, *source())
     if not hasattr(back, "save"):
         path = path.with_suffix(".pkl")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,9 +198,9 @@ def _pretrain(back, source, path: Path | None):
         if path.is_file():
             logger.info(f"Reusing the pretrained model {path}")
             return _load(back, path)
-        X, y = source()
+        X, y, subjects = source()
         logger.info(f"Pretraining on {len(y)} trials; saving it to {path}")
-        model = clone(back).fit(X, y)
+        model = _fit_source(back, X, y, subjects)
         # The runner's progress hook is not a parameter worth saving.
         callbacks = back.get_params(deep=False).get("callbacks")
         if isinstance(callbacks, list):
@@ -235,12 +255,14 @@ def fit_transfer(estimator, X, y, fold, cache: Path | None = None):
         X_src = _front(front, _array(X[fold.source]))
         if aligner is not None:  # each source subject on its own reference
             X_src = clone(aligner).fit_transform(X_src, subjects=fold.source_subjects)
-        return X_src, y[fold.source]
+        return X_src, y[fold.source], fold.source_subjects
 
     X_tgt = _front(front, _array(X[fold.train])) if len(fold.train) else None
-    if aligner is not None:  # the target's reference: its training fold only
-        reference = _front(front, _array(X[fold.reference]))
+    # the target's reference (its unlabelled training fold, never its test fold)
+    reference = _front(front, _array(X[fold.reference]))
+    if aligner is not None:
         aligner.fit(reference, X_target_unlabeled=reference)
+        reference = aligner.transform(reference)
         if X_tgt is not None:
             X_tgt = aligner.transform(X_tgt)
     if _has_weights(back):
@@ -248,8 +270,10 @@ def fit_transfer(estimator, X, y, fold, cache: Path | None = None):
         if X_tgt is not None:
             init = str(cache) if cache is not None else model
             model = clone(back).set_params(init_weights=init).fit(X_tgt, y[fold.train])
+        elif _domain_bn(back):  # zero-shot: the target's statistics, of its reference
+            model = copy.deepcopy(model).adapt_domain(reference)
     elif X_tgt is not None:  # no weights to start from: source + target together
-        X_src, y_src = source()
+        X_src, y_src, _ = source()
         model = clone(back).fit(
             np.concatenate([X_src, X_tgt]), np.concatenate([y_src, y[fold.train]])
         )

@@ -40,7 +40,7 @@ done
 for models in EEGNet EEGInceptionERP; do
     neurosketch benchmark "${common[@]}" --protocol within-session --models $models
 done
-for models in EEGNet-customary EEGInceptionERP-customary; do
+for models in EEGNet-customary EEGNeX-customary EEGInceptionERP-customary; do
     neurosketch benchmark "${data_args[@]}" --protocol within-session --models $models
 done
 neurosketch report "$here/musep300.sqlite" --out "$here" --formats png \

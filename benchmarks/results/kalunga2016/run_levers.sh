@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Round 3 levers on Kalunga2016's transfer protocols (SSVEP, 4 classes, subjects 1-11),
+# each against the same pipeline without it, all computed by the same code in
+# one results file, levers.sqlite (the protocols of run_transfer.sh):
+#   NeuroSketch          the baseline: pretrain on the 10 other subjects
+#                        (Euclidean alignment), fine-tune on the target's fold
+#   NeuroSketch+epoch0   fine-tuning keeps the pretrained weights unless an epoch
+#                        beats them on the validation split (the same pretrained
+#                        models as NeuroSketch: pipelines.pretraining_key)
+#   NeuroSketch+dsbn     per-subject BatchNorm statistics (new pretrainings)
+# and, when the levers pay, the same on the filter bank (NeuroSketch-FB; about
+# 2 hours each on a 2-core CPU).
+#
+# Usage: [KALUNGA_DATA=<MNE_DATA folder>] benchmarks/results/kalunga2016/run_levers.sh [options]
+#   options are passed to 'neurosketch benchmark' (e.g. --device cuda).
+# Resumable: finished fits are in levers.sqlite, pretrained models in
+# levers.pretrained/ (not committed); rerun to continue.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+data="${KALUNGA_DATA:-$here/../../../../shared/data/mne_data}"
+export MNE_DATASETS_SSVEPEXO_PATH="$(cd "$data" && pwd)"
+export MOABB_DOWNLOAD_PROVIDER=upstream
+common=(--dataset Kalunga2016 --subjects 1-11 --results "$here/levers.sqlite"
+        --max-epochs 20 --batch-size 32 --no-progress "$@")
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+epoch0
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+dsbn
+neurosketch benchmark "${common[@]}" --protocol zero-shot --models NeuroSketch NeuroSketch+dsbn
+if [[ "${WITH_FILTERBANK:-0}" == 1 ]]; then
+    for models in NeuroSketch-FB NeuroSketch-FB+epoch0 NeuroSketch-FB+dsbn; do
+        neurosketch benchmark "${common[@]}" --protocol transfer --models $models
+    done
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Round 3 levers on Muse P300 (subjects 1, 2, 3, 5; ROC-AUC), each against the
+# same pipeline without it, all computed by the same code in one results file,
+# levers.sqlite (the protocols of run.sh):
+#   within-session  NeuroSketch (baseline), NeuroSketch-Select (the signal or
+#                   the ERP prototypes, chosen per fold on a validation split
+#                   of the training trials), NeuroSketch+ens3 (the mean of 3
+#                   networks with other seeds)
+#   transfer        NeuroSketch (baseline), NeuroSketch+epoch0, NeuroSketch+dsbn
+#   zero-shot       NeuroSketch, NeuroSketch+dsbn
+#
+# Usage: [MUSE_DATA=<muse-p300 folder>] benchmarks/results/musep300/run_levers.sh [options]
+# Resumable: finished fits are in levers.sqlite, pretrained models in
+# levers.pretrained/ (not committed); rerun to continue.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+data="${MUSE_DATA:-$here/../../../../shared/data/muse-p300}"
+common=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
+        --results "$here/levers.sqlite" --max-epochs 10 --batch-size 64
+        --no-progress "$@")
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-Select
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+epoch0
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+dsbn
+neurosketch benchmark "${common[@]}" --protocol zero-shot --models NeuroSketch NeuroSketch+dsbn
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
