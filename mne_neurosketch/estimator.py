@@ -330,6 +330,17 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     kept in ``max_epochs_`` and ``batch_size_``; pass numbers to override the
     rule.
 
+    What to pass on a small SSVEP or ERP dataset (the defaults cannot know
+    it from an array): when training on other subjects' trials, their
+    ``subjects`` with ``domain_bn=True`` after
+    :class:`~mne_neurosketch.alignment.EuclideanAlignment` (Kalunga2016
+    transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014); for SSVEP, the
+    filter bank of MOABB's ``FilterBankSSVEP``; for ERPs,
+    :class:`~mne_neurosketch.representations.ERPPrototypes` before the
+    estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
+    significant). ``finetune_epoch0`` and ensembles did not pay there and
+    stay off (``benchmarks/results/*/levers/``).
+
     Inputs: arrays ``(n_trials, n_chans, n_times)`` (or ``(n_trials,
     n_times)``, one channel), :class:`mne.Epochs` (data channels of any types
     mixed, converted with ``units``; labels from ``y`` or, when ``y`` is

@@ -11,6 +11,9 @@ statistics.
 Usage::
 
     python compare_protocols.py RESULTS.sqlite [RESULTS.sqlite ...] [--out DIR]
+
+A (pipeline, protocol) found in several files is kept once per file, named
+after the file.
 """
 
 # License: BSD (3-clause)
@@ -26,12 +29,17 @@ from mne_neurosketch.benchmark.store import ResultsStore
 
 
 def scores(paths) -> pd.DataFrame:
-    """Every fold of every file, pipeline renamed '<pipeline> <protocol>'."""
+    """Every fold of every file, pipeline renamed '<pipeline> <protocol>' (and
+    '(<file stem>)' when another file has the same pipeline and protocol, e.g.
+    the same network computed by an earlier version of the code)."""
     df = pd.concat(
-        [ResultsStore(p).to_dataframe(level="fold") for p in paths], ignore_index=True
+        [ResultsStore(p).to_dataframe(level="fold").assign(file=Path(p).stem)
+         for p in paths], ignore_index=True
     )
     protocol = df["protocol"].map(lambda s: re.sub(r"\[subjects=.*\]", "", s))
     df["pipeline"] = df["pipeline"] + " " + protocol
+    files = df.groupby("pipeline")["file"].transform("nunique")
+    df.loc[files > 1, "pipeline"] += " (" + df.loc[files > 1, "file"] + ")"
     df["subject"] = df["subject"].astype(str)
     return df
 

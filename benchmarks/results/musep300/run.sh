@@ -34,10 +34,12 @@ for protocol in zero-shot transfer within-session zero-shot-unaligned transfer-u
 do
     neurosketch benchmark "${common[@]}" --protocol "$protocol" --models NeuroSketch
 done
-# braindecode's baselines, within-session: EEGNet and the ERP network
-# EEGInceptionERP with the shared recipe at NeuroSketch's budget, then with
-# their own customary recipe and its budget (100 epochs at batch 32).
-for models in EEGNet EEGInceptionERP; do
+# braindecode's baselines, within-session: EEGNet, the ERP network
+# EEGInceptionERP and the recent EEGNeX with the shared recipe at NeuroSketch's
+# budget, then with their own customary recipe and its budget (100 epochs at
+# batch 32; EEGInceptionERP-customary about 3-4 minutes a fit and
+# EEGNeX-customary about 6 on one core of a 2-core CPU: 2-4 hours each).
+for models in EEGNet EEGInceptionERP EEGNeX; do
     neurosketch benchmark "${common[@]}" --protocol within-session --models $models
 done
 for models in EEGNet-customary EEGNeX-customary EEGInceptionERP-customary; do

@@ -20,8 +20,10 @@ common=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
         --no-progress "$@")
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-Select
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
+# Not run yet (README.rst): the transfer levers on these 4 subjects, where
+# transfer ended below within-session in round 2 (about 75 minutes).
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+epoch0
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+dsbn
 neurosketch benchmark "${common[@]}" --protocol zero-shot --models NeuroSketch NeuroSketch+dsbn
-neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
