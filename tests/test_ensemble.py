@@ -13,17 +13,14 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from skorch.callbacks import Callback
 
 # _one_thread: the autouse fixture running these tiny networks on one thread.
 from test_estimator import TINY, _one_thread  # noqa: F401
+from test_selection import ID_CHANNEL, SeenTrials
 
 from mne_neurosketch.ensemble import EnsembleClassifier
 from mne_neurosketch.estimator import NeuroSketchClassifier
 from mne_neurosketch.representations import ERPPrototypes
-
-#: The channel of ``task`` that holds each trial's index.
-ID_CHANNEL = 2
 
 
 def task(n=40, n_chans=3, n_times=64, seed=0):
@@ -43,22 +40,6 @@ def tiny(**kwargs):
                   random_state=0, verbose=False, device="cpu", scaling=None)
     params.update(kwargs)
     return NeuroSketchClassifier(**params)
-
-
-class SeenTrials(Callback):
-    """Records the trials (by index, ``ID_CHANNEL``) of training and validation
-    batches."""
-
-    def initialize(self):
-        self.train, self.valid = set(), set()
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        ids = batch[0][:, ID_CHANNEL, 0]
-        if ids.ndim > 1:  # planes (n, n_chans, n_times, n_planes): the trial first
-            ids = ids[:, 0]
-        (self.train if training else self.valid).update(
-            int(i) for i in torch.as_tensor(ids).round().tolist())
 
 
 def seen(net_estimator):
