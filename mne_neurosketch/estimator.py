@@ -335,7 +335,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     ``subjects`` with ``domain_bn=True`` after
     :class:`~mne_neurosketch.alignment.EuclideanAlignment` (Kalunga2016
     transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014); for SSVEP, the
-    filter bank of MOABB's ``FilterBankSSVEP``; for ERPs,
+    filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both); for ERPs,
     :class:`~mne_neurosketch.representations.ERPPrototypes` before the
     estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
     significant). ``finetune_epoch0`` and ensembles did not pay there and
