@@ -34,14 +34,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from .selection import (
     _labels,
-    _log_level,
     _routing_enabled,
     _tags_3d,
     _take,
     _trial_params,
     fit_with_validation,
 )
-from .utils import _check_option, _Rule, logger, warn
+from .utils import _check_option, _log_level, _Rule, logger, warn
 
 __all__ = ["EnsembleClassifier"]
 

@@ -13,8 +13,6 @@ save format), ``deprecated`` (keywords to delete); the numeric path comes from
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -53,7 +51,7 @@ from ._estimator.params import check_params, is_auto
 from .augmentation import resolve_augmentation
 from .models.registry import module_init_kwargs
 from .numerics import cpu_fast_path, inference_dtype, resolve_device
-from .utils import _check_subjects, logger, use_log_level, warn
+from .utils import _check_subjects, _log_level, logger, warn
 
 __all__ = ["NeuroSketchClassifier", "auto_budget"]
 
@@ -446,9 +444,7 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _log_level(self):
-        if self.verbose is None:
-            return contextlib.nullcontext()
-        return use_log_level(self.verbose)
+        return _log_level(self.verbose)
 
     @property
     def module_(self):

@@ -20,7 +20,6 @@ validate on an inner fold) both use it.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import numbers
 
@@ -37,7 +36,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .utils import _check_option, _Rule, logger, use_log_level
+from .utils import _check_option, _log_level, _Rule, logger
 
 __all__ = ["SelectByValidation", "fit_with_validation"]
 
@@ -51,11 +50,6 @@ _VALID_SIZE = _Rule(
 # ------------------------------------------------------------------ shared helpers
 def _routing_enabled():
     return bool(get_config().get("enable_metadata_routing", False))
-
-
-def _log_level(verbose):
-    """The MNE log level of a call (``None``: the current one)."""
-    return contextlib.nullcontext() if verbose is None else use_log_level(verbose)
 
 
 def _n_trials(X):

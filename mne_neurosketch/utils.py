@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 from collections.abc import Callable
@@ -181,3 +182,8 @@ def _check_subjects(subjects, n_trials):
             f"subjects has {len(subjects)} entries but X has {n_trials} trials. "
             "Pass the subject of each training trial."
         )
+
+
+def _log_level(verbose):
+    """The context of a call at MNE log level ``verbose`` (``None``: the current one)."""
+    return contextlib.nullcontext() if verbose is None else use_log_level(verbose)
