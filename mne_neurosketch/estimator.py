@@ -32,6 +32,7 @@ from ._estimator.deprecated import (
 from ._estimator.domain import recompute_statistics
 from ._estimator.finetune import LoadPretrained, Pretrained, starting_weights, weights_of
 from ._estimator.inputs import (
+    described_subjects,
     encode_labels,
     first_trials,
     fit_trials,
@@ -249,9 +250,10 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     domain_bn : bool, default=False
         Per-subject BatchNorm statistics (domain-specific batch
         normalisation, with shared affine parameters): with ``subjects`` in
-        :meth:`fit`, every training batch holds one subject's trials, so each
-        subject is normalised by its own statistics; after training, the
-        running statistics used to predict are recomputed on
+        :meth:`fit` (or a braindecode dataset whose description names each
+        recording's ``"subject"``), every training batch holds one subject's
+        trials, so each subject is normalised by its own statistics; after
+        training, the running statistics used to predict are recomputed on
         ``X_target_unlabeled`` (the unlabelled trials of the subject to
         predict) when given, else on the training trials. :meth:`adapt_domain`
         recomputes them on another subject's unlabelled trials. It needs a
@@ -485,7 +487,9 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             the pipeline's ``transform_input`` so that they pass through it.
         subjects : array-like of shape (n_trials,) | None
             The subject of each trial of ``X``, as MOABB routes it. With
-            ``domain_bn``, each training batch holds one subject's trials;
+            ``domain_bn``, each training batch holds one subject's trials
+            (``None``: for a braindecode dataset ``X``, the ``"subject"`` of
+            its description, if it has one);
             otherwise checked for length and ignored (per-subject alignment is
             the job of a transform such as
             :class:`~mne_neurosketch.alignment.EuclideanAlignment`).
@@ -506,6 +510,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
             trials = fit_trials(self, X, y)
             self._set_data_attributes(trials)
             y = self._set_classes(trials.y)
+            if self.domain_bn and subjects is None:
+                subjects = described_subjects(trials.X)
             _check_subjects(subjects, len(y))
             rng = check_random_state(self.random_state)
             seeds = Seeds.draw(rng)

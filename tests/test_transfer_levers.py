@@ -112,6 +112,36 @@ def test_adapt_domain_sets_another_subjects_statistics_and_predictions():
         clf.adapt_domain(np.full_like(X, np.nan))
 
 
+def _windows(X, y, subjects=None):
+    """A braindecode windows dataset of the trials (one window per trial)."""
+    from braindecode.datasets import create_from_X_y
+
+    windows = create_from_X_y(X, y, drop_last_window=False, sfreq=50.0,
+                              window_size_samples=X.shape[2],
+                              window_stride_samples=X.shape[2])
+    if subjects is not None:
+        windows.set_description({"subject": subjects}, overwrite=True)
+    return windows
+
+
+def test_domain_bn_reads_the_subjects_of_a_braindecode_dataset():
+    X, y, subjects = _subjects_data(54)
+    target = subjects == 3
+    clf = tiny_clf(domain_bn=True, amp=False, batch_size=6, callbacks=[_BatchSubjects()])
+    clf.fit(_windows(X, y, subjects), X_target_unlabeled=_windows(X[target], y[target]))
+    assert _recorded(clf) and all(len(b) == 1 for b in _recorded(clf))
+    # the same network as from the stacked trials with their subjects
+    ref = tiny_clf(domain_bn=True, amp=False, batch_size=6).fit(
+        X, y, subjects=subjects, X_target_unlabeled=X[target])
+    torch.testing.assert_close(_first_batchnorm(clf).running_mean,
+                               _first_batchnorm(ref).running_mean)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+    # a description without subjects: the batches mix them
+    plain = tiny_clf(domain_bn=True, amp=False, batch_size=6,
+                     callbacks=[_BatchSubjects()])
+    assert any(len(b) > 1 for b in _recorded(plain.fit(_windows(X, y))))
+
+
 class _NoNorm(torch.nn.Module):
     def __init__(self, n_chans, n_outputs, n_times):
         super().__init__()

@@ -20,7 +20,7 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ..datasets._array import WindowsArray, dataset_targets
+from ..datasets._array import WindowsArray, dataset_subjects, dataset_targets
 from ..numerics import CHECK_TRIALS
 from ..utils import logger, warn
 
@@ -140,6 +140,18 @@ def fit_trials(est, X, y):
         X = _as_3d(X)
     check_classification_targets(y)
     return trials._replace(X=X, y=y)
+
+
+def described_subjects(X):
+    """The subjects of lazy windows, from their braindecode description (or None)."""
+    if not isinstance(X, WindowsArray):
+        return None
+    subjects = dataset_subjects(X.dataset)
+    if subjects is None:
+        return None
+    logger.info("Subjects read from the dataset's description "
+                f"({len(np.unique(subjects))} subjects).")
+    return subjects[X.indices]
 
 
 def fitted_shape(est):

@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["WindowsArray", "dataset_targets"]
+__all__ = ["WindowsArray", "dataset_subjects", "dataset_targets"]
 
 
 def _item(dataset, i):
@@ -51,6 +51,30 @@ def dataset_targets(dataset) -> np.ndarray:
     ):
         return np.asarray([t for d in parts for t in d.y])
     return np.asarray([_item(dataset, i)[1] for i in range(len(dataset))])
+
+
+def dataset_subjects(dataset):
+    """The subject of every item of a braindecode dataset, from its description.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        A braindecode concatenated dataset, each recording's ``description``
+        holding a ``"subject"`` entry.
+
+    Returns
+    -------
+    subjects : ndarray, shape (n_items,) | None
+        The subjects; ``None`` if a recording has no ``"subject"`` (or the
+        dataset is not a braindecode one).
+    """
+    subjects = []
+    for part in getattr(dataset, "datasets", None) or ():
+        description = getattr(part, "description", None)
+        if description is None or "subject" not in description:
+            return None
+        subjects.extend([description["subject"]] * len(part))
+    return np.asarray(subjects) if len(subjects) == len(dataset) else None
 
 
 class WindowsArray:
