@@ -21,8 +21,7 @@ common=(--dataset musep300 --path "$(cd "$data" && pwd)" --subjects 1 2 3 5
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-Select
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
-# Not run yet (README.rst): the transfer levers on these 4 subjects, where
-# transfer ended below within-session in round 2 (about 75 minutes).
+# The transfer levers (about 75 minutes on one core of a 2-core CPU).
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+epoch0
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+dsbn
