@@ -334,12 +334,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     it from an array): when training on other subjects' trials, their
     ``subjects`` with ``domain_bn=True`` after
     :class:`~mne_neurosketch.alignment.EuclideanAlignment` (Kalunga2016
-    transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014); for SSVEP, the
+    transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014; Muse P300's
+    4 subjects: 54.2 % against 54.3 % ROC-AUC); for SSVEP, the
     filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both); for ERPs,
     :class:`~mne_neurosketch.representations.ERPPrototypes` before the
     estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
-    significant). ``finetune_epoch0`` and ensembles did not pay there and
-    stay off (``benchmarks/results/*/levers/``).
+    significant). ``finetune_epoch0`` and ensembles did not pay there
+    (epoch 0 cost 2.2 points of Muse P300 transfer) and stay off
+    (``benchmarks/results/*/levers/``).
 
     Inputs: arrays ``(n_trials, n_chans, n_times)`` (or ``(n_trials,
     n_times)``, one channel), :class:`mne.Epochs` (data channels of any types
