@@ -32,3 +32,10 @@ neurosketch benchmark "${common[@]}" --protocol zero-shot --models NeuroSketch N
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB+dsbn
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+dsbn+epoch0
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB
+# The levers that need no other subject, within-session at the same budget (a
+# few seconds a fit): an ensemble of 3 seeds and the choice between the signal
+# and the ERP prototypes on a validation split of the training fold, against
+# NeuroSketch (about 30 minutes in all).
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
+neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-Select
