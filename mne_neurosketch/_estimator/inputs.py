@@ -149,9 +149,10 @@ def described_subjects(X):
     subjects = dataset_subjects(X.dataset)
     if subjects is None:
         return None
+    subjects = subjects[X.indices]  # those of the windows being fitted
     logger.info("Subjects read from the dataset's description "
                 f"({len(np.unique(subjects))} subjects).")
-    return subjects[X.indices]
+    return subjects
 
 
 def fitted_shape(est):
