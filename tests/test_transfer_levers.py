@@ -208,6 +208,10 @@ def test_lever_names_build_their_options_and_share_pretraining():
     assert canonical == "NeuroSketch-FB+dsbn+epoch0"
     est = make_pipeline("NeuroSketch+dsbn+epoch0")
     assert est.domain_bn and est.finetune_epoch0
+    assert resolve_model_name("NeuroSketch-ERP+LOSS+dsbn") == "NeuroSketch-ERP+dsbn+loss"
+    for _, candidate in make_pipeline("NeuroSketch-Select+loss").candidates:
+        net = candidate[-1] if hasattr(candidate, "steps") else candidate
+        assert net.monitor == "valid_loss"
     erp = make_pipeline("NeuroSketch-ERP+ens3", random_state=1)
     assert type(erp).__name__ == "EnsembleClassifier" and erp.n_members == 3
     assert erp.members == "seeds"
@@ -215,8 +219,9 @@ def test_lever_names_build_their_options_and_share_pretraining():
     plain = make_pipeline("NeuroSketch")
     assert pretraining_key("NeuroSketch+epoch0", make_pipeline("NeuroSketch+epoch0")) \
         == pretraining_key("NeuroSketch", plain)
-    assert pretraining_key("NeuroSketch+dsbn", make_pipeline("NeuroSketch+dsbn")) \
-        != pretraining_key("NeuroSketch", plain)
+    for lever in ("dsbn", "loss"):  # these change the pretraining too
+        assert pretraining_key(f"NeuroSketch+{lever}", make_pipeline(f"NeuroSketch+{lever}")) \
+            != pretraining_key("NeuroSketch", plain)
     for bad, match in [("TSLR+dsbn", "not to 'TSLR'"), ("NeuroSketch+x", "'x'"),
                        ("NeuroSketch+ens3+folds3", "two ensembles"),
                        ("EEGNet-customary+dsbn", "not to")]:

@@ -197,6 +197,9 @@ LEVERS = {
     "epoch0": Lever("fine-tuning keeps the pretrained weights unless an epoch beats "
                     "them on the validation split (finetune_epoch0)",
                     {"finetune_epoch0": True}, finetune_only=True),
+    "loss": Lever("the best epoch (and epoch 0) chosen by the validation loss, not "
+                  "the accuracy, which a rare class can leave flat "
+                  "(monitor='valid_loss')", {"monitor": "valid_loss"}),
     "ens3": Lever("mean of 3 networks trained with other seeds (EnsembleClassifier)",
                   members="seeds"),
     "folds3": Lever("mean of 3 networks, each validated on its own third of the "
