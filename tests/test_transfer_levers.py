@@ -219,8 +219,8 @@ def test_lever_names_build_their_options_and_share_pretraining():
     plain = make_pipeline("NeuroSketch")
     assert pretraining_key("NeuroSketch+epoch0", make_pipeline("NeuroSketch+epoch0")) \
         == pretraining_key("NeuroSketch", plain)
-    for lever in ("dsbn", "loss"):  # these change the pretraining too
-        assert pretraining_key(f"NeuroSketch+{lever}", make_pipeline(f"NeuroSketch+{lever}")) \
+    for name in ("NeuroSketch+dsbn", "NeuroSketch+loss"):  # these change the pretraining
+        assert pretraining_key(name, make_pipeline(name)) \
             != pretraining_key("NeuroSketch", plain)
     for bad, match in [("TSLR+dsbn", "not to 'TSLR'"), ("NeuroSketch+x", "'x'"),
                        ("NeuroSketch+ens3+folds3", "two ensembles"),
