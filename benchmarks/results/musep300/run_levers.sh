@@ -7,7 +7,7 @@
 #                   of the training trials), NeuroSketch+ens3 (the mean of 3
 #                   networks with other seeds)
 #                   NeuroSketch+loss (the best epoch by validation loss), and
-#                   NeuroSketch-ERP, NeuroSketch-ERP+loss, NeuroSketch-Select+loss
+#                   NeuroSketch-ERP against NeuroSketch-ERP+loss
 #   transfer        NeuroSketch (baseline), NeuroSketch+epoch0, NeuroSketch+dsbn,
 #                   NeuroSketch+loss and NeuroSketch+epoch0+loss
 #   zero-shot       NeuroSketch, NeuroSketch+dsbn
@@ -31,8 +31,8 @@ neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+ds
 neurosketch benchmark "${common[@]}" --protocol zero-shot --models NeuroSketch NeuroSketch+dsbn
 # Round 3's last lever: with about 1 target in 6 trials, the validation accuracy
 # that picks the best epoch (and epoch 0) can stay flat while the ranking that
-# ROC-AUC scores improves; +loss picks by the validation loss (about 2.5 hours).
-for models in NeuroSketch+loss NeuroSketch-ERP+loss NeuroSketch-ERP NeuroSketch-Select+loss
+# ROC-AUC scores improves; +loss picks by the validation loss (about 2 hours).
+for models in NeuroSketch+loss NeuroSketch-ERP+loss NeuroSketch-ERP
 do
     neurosketch benchmark "${common[@]}" --protocol within-session --models $models
 done
