@@ -339,10 +339,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both); for ERPs,
     :class:`~mne_neurosketch.representations.ERPPrototypes` before the
     estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
-    significant); for a rare class (an ERP's targets) fine-tuned from other
-    subjects, ``monitor="valid_loss"`` (Muse P300 transfer: 59.1 % against
-    54.3 % ROC-AUC, higher on 3 subjects of 4; within-session it moved
-    little, so the default stays). ``finetune_epoch0`` and ensembles did not
+    significant); for a rare class (an ERP's targets) when pretraining on
+    other subjects and fine-tuning, ``monitor="valid_loss"`` in both runs
+    (Muse P300 transfer: 59.1 % against 54.3 % ROC-AUC, higher on 3
+    subjects of 4; within-session it moved little, so the default stays).
+    ``finetune_epoch0`` and ensembles did not
     pay there (epoch 0 cost 2.2 points of Muse P300 transfer) and stay off
     (``benchmarks/results/*/levers/``).
 
