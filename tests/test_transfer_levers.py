@@ -10,6 +10,7 @@ from test_estimator import TINY, _one_thread, make_task, tiny_clf  # noqa: F401
 from test_transfer import folds_of, marked_subjects
 
 from mne_neurosketch._estimator.domain import DomainBatchSampler
+from mne_neurosketch.benchmark._fitting import _final_step
 from mne_neurosketch.benchmark.pipelines import (
     make_pipeline,
     pretraining_key,
@@ -210,8 +211,7 @@ def test_lever_names_build_their_options_and_share_pretraining():
     assert est.domain_bn and est.finetune_epoch0
     assert resolve_model_name("NeuroSketch-ERP+LOSS+dsbn") == "NeuroSketch-ERP+dsbn+loss"
     for _, candidate in make_pipeline("NeuroSketch-Select+loss").candidates:
-        net = candidate[-1] if hasattr(candidate, "steps") else candidate
-        assert net.monitor == "valid_loss"
+        assert _final_step(candidate).monitor == "valid_loss"
     erp = make_pipeline("NeuroSketch-ERP+ens3", random_state=1)
     assert type(erp).__name__ == "EnsembleClassifier" and erp.n_members == 3
     assert erp.members == "seeds"
