@@ -343,8 +343,8 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     other subjects and fine-tuning, ``monitor="valid_loss"`` in both runs
     (Muse P300 transfer: 59.1 % against 54.3 % ROC-AUC, higher on 3
     subjects of 4; within-session it moved little, so the default stays).
-    ``finetune_epoch0`` and ensembles did not
-    pay there (epoch 0 cost 2.2 points of Muse P300 transfer) and stay off
+    ``finetune_epoch0`` and ensembles did not pay there (epoch 0 cost 2.2
+    points of Muse P300 transfer) and stay off
     (``benchmarks/results/*/levers/``).
 
     Inputs: arrays ``(n_trials, n_chans, n_times)`` (or ``(n_trials,
