@@ -17,6 +17,7 @@ from skorch.callbacks import LRScheduler
 from mne_neurosketch.alignment import RiemannianAlignment
 from mne_neurosketch.benchmark._classical import SSVEPEpochsAdapter
 from mne_neurosketch.benchmark._customary import make_customary
+from mne_neurosketch.benchmark._fitting import _final_step
 from mne_neurosketch.benchmark.pipelines import (
     PIPELINES,
     make_pipeline,
@@ -87,8 +88,7 @@ def test_every_pipeline_fits_and_predicts(name, rng):
     est = make_pipeline(name, **_kwargs(spec))
     if spec.kind == "deep" and spec.recipe == "shared" and not hasattr(
             est, "candidates"):  # the last step's (a selection validates on its split)
-        (est[-1] if hasattr(est, "steps") else est).set_params(valid_size=None,
-                                                               verbose=False)
+        _final_step(est).set_params(valid_size=None, verbose=False)
     est.fit(X[:12], y[:12])
     pred = est.predict(X[12:])
     assert pred.shape == (4,) and set(pred) <= {0, 1}
