@@ -39,3 +39,6 @@ neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch+ens3
 neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSketch-Select
+# Model selection on the validation loss instead of the accuracy (+loss; its
+# own pretraining), on the best transfer pipeline: about an hour.
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB+dsbn+loss
