@@ -8,6 +8,7 @@
 #                        beats them on the validation split (the same pretrained
 #                        models as NeuroSketch: pipelines.pretraining_key)
 #   NeuroSketch+dsbn     per-subject BatchNorm statistics (new pretrainings)
+#   +loss                the best epoch by validation loss (new pretrainings)
 # and the lever that paid (+dsbn) on the filter bank (NeuroSketch-FB; about
 # 2 hours a pipeline on one core of a 2-core CPU).
 #
@@ -42,3 +43,5 @@ neurosketch benchmark "${common[@]}" --protocol within-session --models NeuroSke
 # Model selection on the validation loss instead of the accuracy (+loss; its
 # own pretraining), on the best transfer pipeline: about an hour.
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB+dsbn+loss
+# With epoch 0 competing on that loss (the same pretrained models; 20 minutes).
+neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch-FB+dsbn+epoch0+loss

@@ -38,3 +38,9 @@ do
 done
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+loss
 neurosketch benchmark "${common[@]}" --protocol transfer --models NeuroSketch+epoch0+loss
+# NeuroSketch at the customary baselines' budget (100 epochs at batch 32, fixed
+# in advance to match them, not tuned), in a results file of its own: about 6
+# minutes a fit on one core, 4-5 hours in all; within-session runs can be
+# split across processes by subject (--subjects 2 5, then --subjects 1 3).
+budget=("${common[@]}" --results "$here/budget.sqlite" --max-epochs 100 --batch-size 32)
+neurosketch benchmark "${budget[@]}" --protocol within-session --models NeuroSketch
