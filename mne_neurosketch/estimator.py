@@ -336,14 +336,14 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     :class:`~mne_neurosketch.alignment.EuclideanAlignment` (Kalunga2016
     transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014; Muse P300's
     4 subjects: 54.2 % against 54.3 % ROC-AUC); for SSVEP, the
-    filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both, 68.1 %
-    adding ``monitor="valid_loss"``, level with MDM's 68.3 %); for ERPs,
+    filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both); for ERPs,
     :class:`~mne_neurosketch.representations.ERPPrototypes` before the
     estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
-    significant); for a rare class (an ERP's targets) when pretraining on
-    other subjects and fine-tuning, ``monitor="valid_loss"`` in both runs
-    (Muse P300 transfer: 59.1 % against 54.3 % ROC-AUC, higher on 3
-    subjects of 4; within-session it moved little, so the default stays).
+    significant); when pretraining on other subjects and fine-tuning,
+    ``monitor="valid_loss"`` in both runs (Kalunga2016 filter bank: 68.1 %
+    against 67.1 %, level with MDM's 68.3 %; Muse P300, whose targets are
+    rare: 59.1 % against 54.3 % ROC-AUC; neither significant, and
+    within-session it moved little, so the default stays).
     ``finetune_epoch0`` did not pay (it cost 2.2 points of Muse P300
     transfer, and with ``monitor="valid_loss"`` moved nothing) and an
     ensemble of 3 seeds paid only where each network was noisy (Kalunga2016
