@@ -361,6 +361,58 @@ def test_params_hash_column_and_data_settings_key(fake, tmp_path):
     assert len(first) == len(scaled) == 1
 
 
+def _fake_ssvep(events):
+    """MOABB's simulated SSVEP dataset, named by its stimulus frequencies."""
+    from moabb.datasets.fake import FakeDataset
+
+    from mne_neurosketch.benchmark.datasets import BenchmarkDataset, _moabb_paradigms
+
+    dataset = FakeDataset(event_list=events, n_sessions=1, n_runs=1, n_subjects=1,
+                          paradigm="ssvep", channels=("O1", "Oz", "O2"), sfreq=128,
+                          duration=120, n_events=30, seed=0)
+    return BenchmarkDataset("FakeSSVEP", dataset, _moabb_paradigms(dataset),
+                            subjects=[1])
+
+
+def test_names_of_ssvep_pipelines_get_the_stimulus_frequencies(tmp_path):
+    """What a name builds (CLI, run_benchmark) is what a user builds by hand
+    with the dataset's sampling rate and event names."""
+    from mne_neurosketch.benchmark.pipelines import params_hash
+
+    spec = _fake_ssvep(("13", "17", "21"))
+    budget = dict(max_epochs=1, batch_size=8)
+    df = run_benchmark(spec, ["NeuroSketch-Harmonics", "CCA"], budget=budget,
+                       protocol=WithinSession(n_splits=2),
+                       results=tmp_path / "r.sqlite", progress=False)
+    assert df.attrs["summary"].n_run == 2 * 2
+    by_hand = {
+        "NeuroSketch-Harmonics": make_pipeline(
+            "NeuroSketch-Harmonics", sfreq=128.0, freqs=[13.0, 17.0, 21.0], **budget),
+        # label codes in the sorted order of the event names
+        "CCA": make_pipeline("CCA", sfreq=128.0, freqs={0: 13.0, 1: 17.0, 2: 21.0}),
+    }
+    for name, pipe in by_hand.items():
+        assert set(df.loc[df["pipeline"] == name, "params_hash"]) == {params_hash(pipe)}
+    assert df["score"].between(0, 1).all()
+
+
+def test_stimulus_frequencies_of_a_class_without_one(tmp_path):
+    from mne_neurosketch.benchmark._planning import _pipelines_for
+
+    spec = _fake_ssvep(("13", "17", "rest"))
+    harmonics = _pipelines_for(spec, ["NeuroSketch-Harmonics"], None, "cpu", 0)
+    bands = harmonics["NeuroSketch-Harmonics"][0]
+    assert bands.freqs == [13.0, 17.0]  # bands of the stimulated classes only
+    # CCA cannot score "rest": said before anything is loaded or fitted.
+    with pytest.raises(ValueError, match=r"'CCA' pipeline.*FakeSSVEP's class\(es\) "
+                                         r"\['rest'\] have none: leave 'CCA' out"):
+        run_benchmark(spec, ["CCA"], results=tmp_path / "r.sqlite", progress=False)
+    imagery = resolve_dataset("fake")  # events fake1, fake2, fake3
+    with pytest.raises(ValueError, match=r"classes \['fake1', 'fake2', 'fake3'\] "
+                                         r"name no stimulus frequency"):
+        _pipelines_for(imagery, ["NeuroSketch-Harmonics"], None, "cpu", 0)
+
+
 def test_bad_arguments_named(fake, tmp_path):
     with pytest.raises(TypeError, match="pipelines must be an instance of"):
         run_benchmark(fake, make_pipeline("TSLR"), results=tmp_path / "r.sqlite")

@@ -183,14 +183,17 @@ def _pipelines_for(spec: BenchmarkDataset, pipelines, budget, device, random_sta
         return dict(pipelines)
     kwargs = dict(device=device, random_state=random_state,
                   **{**spec.budget, **(budget or {})})
-    out, sfreq = {}, None
+    out, facts = {}, {}
     for name in pipelines:
-        # Only the networks that need it get the sampling rate (others' hashes
-        # stay as they were).
-        extra = {}
-        if "sfreq" in pipeline_spec(name).needs:
-            sfreq = sfreq or _sampling_rate(spec)
-            extra["sfreq"] = sfreq
+        # Only the pipelines that need a fact get it (others' hashes stay as
+        # they were); each fact is read from the data once.
+        needs = pipeline_spec(name).needs
+        for key in needs:
+            if key not in facts:
+                facts[key] = _DATA_FACTS[key](spec)
+        extra = {key: facts[key] for key in needs}
+        if "freqs" in extra and pipeline_spec(name).kind == "classical":
+            _check_all_stimulated(name, spec, extra["freqs"])
         out.update(make_pipelines([name], **kwargs, **extra))
     return out
 
@@ -205,6 +208,46 @@ def _sampling_rate(spec: BenchmarkDataset) -> float:
         spec.dataset, subjects=spec.subjects[:1], return_epochs=True
     )
     return float(epochs.info["sfreq"])
+
+
+def _stimulus_freqs(spec: BenchmarkDataset) -> dict:
+    """Stimulus frequency (Hz) of each class, keyed by the label code the
+    benchmark gives it, read from the event names of an SSVEP dataset ("13" ->
+    13.0; None for a class without one, e.g. "rest")."""
+    names = sorted(spec.paradigm().used_events(spec.dataset))  # LabelEncoder's order
+    freqs = {code: _as_hz(name) for code, name in enumerate(names)}
+    if all(f is None for f in freqs.values()):
+        raise ValueError(
+            f"{spec.code}'s classes {names} name no stimulus frequency (Hz), which "
+            "the pipelines that need freqs= read from them. Run those from Python: "
+            "run_benchmark(..., pipelines={name: make_pipeline(name, sfreq=..., "
+            "freqs=[...])})."
+        )
+    return freqs
+
+
+def _as_hz(name: str) -> float | None:
+    try:
+        return float(name)
+    except ValueError:
+        return None
+
+
+def _check_all_stimulated(name: str, spec: BenchmarkDataset, freqs: dict) -> None:
+    """CCA and TRCA score each class by its stimulus frequency: all need one."""
+    names = sorted(spec.paradigm().used_events(spec.dataset))
+    missing = [names[code] for code, f in freqs.items() if f is None]
+    if missing:
+        raise ValueError(
+            f"The {name!r} pipeline decodes stimulus frequencies only, and "
+            f"{spec.code}'s class(es) {missing} have none: leave {name!r} out of the "
+            "models (NeuroSketch-Harmonics and the Riemannian pipelines decode every "
+            "class)."
+        )
+
+
+#: Facts about a dataset that arrays do not carry, by the pipelines' ``needs``.
+_DATA_FACTS = {"sfreq": _sampling_rate, "freqs": _stimulus_freqs}
 
 
 def _select(df: pd.DataFrame, wanted) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from hashlib import sha1
 from typing import TYPE_CHECKING
@@ -317,8 +317,10 @@ def make_pipeline(
         Other parameters: of ``NeuroSketchClassifier`` for shared-recipe deep
         pipelines (e.g. ``patience``, ``lr``, ``sfreq``), of
         ``braindecode.EEGClassifier`` for customary ones (and ``sfreq``);
-        ``sfreq`` and ``freqs`` (stimulus frequency of each class) for
-        ``CCA`` and ``TRCA``.
+        ``sfreq`` and ``freqs`` (stimulus frequency of each class: a list in
+        sorted label order, or ``{label: Hz}``) for ``CCA``, ``TRCA`` and
+        ``NeuroSketch-Harmonics``; :func:`~.runner.run_benchmark` reads both
+        from the dataset.
 
     Returns
     -------
@@ -390,7 +392,10 @@ def _features(name, kwargs):
     if name == "NeuroSketch-Spectrum":
         return representations.ComplexSpectrum(kwargs["sfreq"])
     if name == "NeuroSketch-Harmonics":
-        return representations.HarmonicBands(list(kwargs.pop("freqs")), kwargs["sfreq"],
+        freqs = kwargs.pop("freqs")
+        if isinstance(freqs, Mapping):  # per class (None: a class without stimulus)
+            freqs = [f for f in freqs.values() if f is not None]
+        return representations.HarmonicBands(list(freqs), kwargs["sfreq"],
                                              n_harmonics=2)
     return None
 

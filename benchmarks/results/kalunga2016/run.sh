@@ -30,10 +30,11 @@ for models in EEGNet-customary ShallowFBCSPNet-customary FBCNet-customary \
     neurosketch benchmark --dataset Kalunga2016 --subjects 1-11 \
         --results "$here/kalunga2016.sqlite" --models $models --no-progress "$@"
 done
-# Round 3's input representation at the shared recipe: the real and imaginary
-# spectrum (about 90 s a fit on one core). NeuroSketch-Harmonics needs the
-# stimulation frequencies, which the command line does not pass yet.
+# Round 3's input representations at the shared recipe (about 90 s a fit on one
+# core): the real and imaginary spectrum, then 1 Hz bands at the stimulation
+# frequencies and their second harmonics (read from the event names 13, 17, 21).
 neurosketch benchmark "${common[@]}" --models NeuroSketch-Spectrum --no-progress
+neurosketch benchmark "${common[@]}" --models NeuroSketch-Harmonics --no-progress
 # One command for the shared-recipe rows (finds every fit above in the store),
 # then the report of all of them.
 neurosketch benchmark "${common[@]}" --models TSLR MDM EEGNet ShallowFBCSPNet NeuroSketch \
