@@ -336,7 +336,11 @@ class NeuroSketchClassifier(ClassifierMixin, BaseEstimator):
     :class:`~mne_neurosketch.alignment.EuclideanAlignment` (Kalunga2016
     transfer: 64.9 % against 58.3 %, 11 subjects, p = 0.014; Muse P300's
     4 subjects: 54.2 % against 54.3 % ROC-AUC); for SSVEP, the
-    filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both); for ERPs,
+    filter bank of MOABB's ``FilterBankSSVEP`` (67.1 % with both) or,
+    trained on the target alone,
+    :class:`~mne_neurosketch.representations.HarmonicBands` at the
+    stimulation frequencies before the estimator (Kalunga2016
+    within-session: 54.9 % against 50.7 %, p = 0.065); for ERPs,
     :class:`~mne_neurosketch.representations.ERPPrototypes` before the
     estimator (Muse P300: 61.0 % ROC-AUC against 58.6 %, 4 subjects, not
     significant); when pretraining on other subjects and fine-tuning,

@@ -378,6 +378,7 @@ def test_names_of_ssvep_pipelines_get_the_stimulus_frequencies(tmp_path):
     """What a name builds (CLI, run_benchmark) is what a user builds by hand
     with the dataset's sampling rate and event names."""
     from mne_neurosketch.benchmark.pipelines import params_hash
+    from mne_neurosketch.benchmark.report import make_report
 
     spec = _fake_ssvep(("13", "17", "21"))
     budget = dict(max_epochs=1, batch_size=8)
@@ -394,6 +395,14 @@ def test_names_of_ssvep_pipelines_get_the_stimulus_frequencies(tmp_path):
     for name, pipe in by_hand.items():
         assert set(df.loc[df["pipeline"] == name, "params_hash"]) == {params_hash(pipe)}
     assert df["score"].between(0, 1).all()
+    # The budget of a network behind a representation step is reported.
+    budget = {"max_epochs": 1, "batch_size": 8, "patience": 100}
+    assert df.attrs["summary"].settings["FakeSSVEP"]["budget"] == {
+        "NeuroSketch-Harmonics": budget}
+    make_report(tmp_path / "r.sqlite", tmp_path / "report", plots=False)
+    rows = (tmp_path / "report" / "report.md").read_text().splitlines()
+    row = next(r for r in rows if r.startswith("| NeuroSketch-Harmonics ") and "cpu" in r)
+    assert "max_epochs=1, batch_size=8, patience=100, valid_size=0.2" in row
 
 
 def test_stimulus_frequencies_of_a_class_without_one(tmp_path):

@@ -23,7 +23,7 @@ from ..datasets.base import CorpusMOABBDataset, CorpusWindowsDataset
 from ..utils import _validate_type, logger
 from ._fitting import _fit_hash, _Task, _uses_device
 from .datasets import BenchmarkDataset
-from .pipelines import make_pipelines, pipeline_spec
+from .pipelines import _network_budget, make_pipelines, pipeline_spec
 from .protocols import Protocol, make_protocol
 
 
@@ -44,11 +44,8 @@ class _Plan:
     def settings(self) -> dict:
         """What was resolved for this dataset (see :class:`~.runner.RunSummary`)."""
         budget = {
-            name: {
-                key: est.get_params()[key]
-                for key in ("max_epochs", "batch_size", "patience")
-                if key in est.get_params()
-            }
+            name: _network_budget(est.get_params(deep=True),
+                                 ("max_epochs", "batch_size", "patience"))
             for name, est in self.estimators.items()
             if _uses_device(est)
         }

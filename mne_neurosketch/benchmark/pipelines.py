@@ -521,6 +521,31 @@ def _as_stored(estimator, params):
     return {**params, **recipe.get_params(), "transforms": None}
 
 
+def _network_budget(params: Mapping, keys=("max_epochs", "batch_size")) -> dict:
+    """The training budget ``keys`` of the network in a pipeline's parameters.
+
+    Parameters
+    ----------
+    params : dict
+        Flattened parameters (``get_params(deep=True)`` or
+        :func:`pipeline_params`): the network's own, or those of a network
+        inside a Pipeline or a meta-estimator (``<step>__max_epochs``).
+    keys : tuple of str
+        The budget's parameters.
+
+    Returns
+    -------
+    budget : dict
+        ``{key: value}``; empty for a pipeline without a network.
+    """
+    owners = [k[: -len("max_epochs")] for k in params
+              if k == "max_epochs" or k.endswith("__max_epochs")]
+    if not owners:
+        return {}
+    prefix = min(owners, key=len)  # the outermost network
+    return {k: params[prefix + k] for k in keys if prefix + k in params}
+
+
 def params_hash(estimator: BaseEstimator) -> str:
     """A short hash of what decides the estimator's results.
 

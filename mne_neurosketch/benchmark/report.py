@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import logger
+from .pipelines import _network_budget
 from .store import _as_store, _distinct
 
 __all__ = ["format_table", "make_report", "summary_table", "warn_few_subjects"]
@@ -181,9 +182,7 @@ def _budget(fold_df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (pipeline, h), grp in fold_df.groupby(["pipeline", "params_hash"], sort=False):
         params = grp["params"].iloc[0].get("pipeline", {})
-        # Only networks have a training budget (a Pipeline's "lr" is a step).
-        deep = "max_epochs" in params
-        budget = {k: params[k] for k in _BUDGET_KEYS if deep and k in params}
+        budget = _network_budget(params, _BUDGET_KEYS)
         rows.append(
             dict(
                 pipeline=pipeline,
