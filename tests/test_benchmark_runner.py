@@ -412,7 +412,7 @@ def test_stimulus_frequencies_of_a_class_without_one(tmp_path):
     harmonics = _pipelines_for(spec, ["NeuroSketch-Harmonics"], None, "cpu", 0)
     bands = harmonics["NeuroSketch-Harmonics"][0]
     assert bands.freqs == [13.0, 17.0]  # bands of the stimulated classes only
-    # CCA cannot score "rest": said before anything is loaded or fitted.
+    # CCA cannot score "rest": said before any fit.
     with pytest.raises(ValueError, match=r"'CCA' pipeline.*FakeSSVEP's class\(es\) "
                                          r"\['rest'\] have none: leave 'CCA' out"):
         run_benchmark(spec, ["CCA"], results=tmp_path / "r.sqlite", progress=False)
