@@ -211,7 +211,7 @@ def _stimulus_freqs(spec: BenchmarkDataset) -> dict:
     """Stimulus frequency (Hz) of each class, keyed by the label code the
     benchmark gives it, read from the event names of an SSVEP dataset ("13" ->
     13.0; None for a class without one, e.g. "rest")."""
-    names = sorted(spec.paradigm().used_events(spec.dataset))  # LabelEncoder's order
+    names = _class_names(spec)
     freqs = {code: _as_hz(name) for code, name in enumerate(names)}
     if all(f is None for f in freqs.values()):
         raise ValueError(
@@ -223,6 +223,12 @@ def _stimulus_freqs(spec: BenchmarkDataset) -> dict:
     return freqs
 
 
+def _class_names(spec: BenchmarkDataset) -> list:
+    """The dataset's class names, in the order of their label codes (the
+    benchmark's LabelEncoder sorts them)."""
+    return sorted(spec.paradigm().used_events(spec.dataset))
+
+
 def _as_hz(name: str) -> float | None:
     try:
         return float(name)
@@ -232,7 +238,7 @@ def _as_hz(name: str) -> float | None:
 
 def _check_all_stimulated(name: str, spec: BenchmarkDataset, freqs: dict) -> None:
     """CCA and TRCA score each class by its stimulus frequency: all need one."""
-    names = sorted(spec.paradigm().used_events(spec.dataset))
+    names = _class_names(spec)
     missing = [names[code] for code, f in freqs.items() if f is None]
     if missing:
         raise ValueError(

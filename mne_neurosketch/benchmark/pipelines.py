@@ -521,7 +521,7 @@ def _as_stored(estimator, params):
     return {**params, **recipe.get_params(), "transforms": None}
 
 
-def _network_budget(params: Mapping, keys=("max_epochs", "batch_size")) -> dict:
+def _network_budget(params: Mapping, keys) -> dict:
     """The training budget ``keys`` of the network in a pipeline's parameters.
 
     Parameters
